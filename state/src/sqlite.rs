@@ -1,0 +1,3 @@
+//! SQLite backend (placeholder until written).
+/// SQLite state store.
+pub struct SqliteStore;
