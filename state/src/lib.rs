@@ -5,11 +5,14 @@
 //! made under and fails unless that lock is still held, so two runs can never interleave writes.
 //! Backends never interpret resource properties; they store them.
 
+mod lockid;
 mod sqlite;
 mod types;
+mod url;
 
 pub use sqlite::SqliteStore;
 pub use types::*;
+pub use url::open_url;
 
 use async_trait::async_trait;
 use slipway_provider::{Address, ResourceState};
@@ -37,7 +40,11 @@ pub trait StateStore: Send + Sync {
     async fn snapshot(&self) -> Result<Snapshot, StateError>;
 
     /// Records one resource (keyed by address and deposed key), bumping the serial.
-    async fn put_resource(&self, lock: &LockInfo, resource: &ResourceState) -> Result<u64, StateError>;
+    async fn put_resource(
+        &self,
+        lock: &LockInfo,
+        resource: &ResourceState,
+    ) -> Result<u64, StateError>;
 
     /// Forgets one resource, bumping the serial.
     async fn remove_resource(
@@ -51,11 +58,20 @@ pub trait StateStore: Send + Sync {
     async fn begin_run(&self, lock: &LockInfo, run: &RunRecord) -> Result<(), StateError>;
 
     /// Records how a run ended.
-    async fn finish_run(&self, lock: &LockInfo, run_id: &str, outcome: RunOutcome) -> Result<(), StateError>;
+    async fn finish_run(
+        &self,
+        lock: &LockInfo,
+        run_id: &str,
+        outcome: RunOutcome,
+    ) -> Result<(), StateError>;
 
     /// Appends a journal entry durably, returning its sequence number. Intents are appended
     /// before the mutating call they announce.
-    async fn append_journal(&self, lock: &LockInfo, entry: &JournalEntry) -> Result<u64, StateError>;
+    async fn append_journal(
+        &self,
+        lock: &LockInfo,
+        entry: &JournalEntry,
+    ) -> Result<u64, StateError>;
 
     /// Runs, newest first, at most `limit`.
     async fn history(&self, limit: usize) -> Result<Vec<RunRecord>, StateError>;

@@ -47,7 +47,11 @@ pub struct Address {
 
 impl Address {
     /// Builds an address from its three parts.
-    pub fn new(cluster: impl Into<String>, kind: impl Into<String>, name: impl Into<String>) -> Self {
+    pub fn new(
+        cluster: impl Into<String>,
+        kind: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Self {
         Self {
             cluster: cluster.into(),
             kind: Kind(kind.into()),

@@ -34,8 +34,8 @@ impl ErrorClass {
 /// An error from a provider call, naming what failed and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 pub struct ProviderError {
-    /// The resource the call was for, when there is one.
-    pub address: Option<Address>,
+    /// The resource the call was for, when there is one (boxed to keep `Result`s small).
+    pub address: Option<Box<Address>>,
     /// The cloud operation, e.g. `CreateNodegroup` or `PUT managedClusters`.
     pub operation: String,
     /// The cloud's error code, e.g. `ResourceInUseException`.
@@ -65,7 +65,7 @@ impl ProviderError {
 
     /// Attaches the resource address.
     pub fn at(mut self, address: &Address) -> Self {
-        self.address = Some(address.clone());
+        self.address = Some(Box::new(address.clone()));
         self
     }
 }
@@ -75,6 +75,10 @@ impl fmt::Display for ProviderError {
         if let Some(a) = &self.address {
             write!(f, "{a}: ")?;
         }
-        write!(f, "{} failed: {}: {}", self.operation, self.code, self.message)
+        write!(
+            f,
+            "{} failed: {}: {}",
+            self.operation, self.code, self.message
+        )
     }
 }

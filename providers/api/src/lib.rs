@@ -13,8 +13,8 @@ mod value;
 pub use address::{Address, AddressParseError, Kind};
 pub use error::{ErrorClass, ProviderError};
 pub use provider::{
-    ApiClass, CreateRequest, Created, Expander, IntentSink, KindSchema, LiveObject, NoPacing, OpContext,
-    Pacer, Provider, Resource, ResourceState, ResourceStatus, UpdateRequest, WaitFor,
+    ApiClass, CreateRequest, Created, Expander, IntentSink, KindSchema, LiveObject, NoPacing,
+    OpContext, Pacer, Provider, Resource, ResourceState, ResourceStatus, UpdateRequest, WaitFor,
 };
 pub use value::{OutputRef, Properties, Value};
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use slipway_blueprints::{Cluster, Fleet};
 
-use crate::{Address, Kind, ProviderError, Properties};
+use crate::{Address, Kind, Properties, ProviderError};
 
 /// One desired cloud object produced by expanding a blueprint cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +43,11 @@ pub struct KindSchema {
     /// Whether the replacement is created before the old object is deleted (node pools),
     /// rather than deleted first (objects whose names or addresses must be unique).
     pub create_before_destroy: bool,
+    /// Properties (dotted paths) sent on create and never diffed afterwards: values another
+    /// actor owns once the object exists (an autoscaler's node count) or that another resource
+    /// manages (the system pool AKS requires inline in a cluster's create body).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_changes: Vec<String>,
     /// The token bucket mutating calls for this kind draw from.
     pub api: ApiClass,
     /// Outputs the kind produces once it exists, e.g. `id`, `arn`.
@@ -238,18 +243,35 @@ pub trait Expander: Send + Sync {
 #[async_trait]
 pub trait Provider: Expander {
     /// Creates an object, or adopts the one an interrupted earlier create left behind.
-    async fn create(&self, ctx: &OpContext, req: CreateRequest<'_>) -> Result<Created, ProviderError>;
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        req: CreateRequest<'_>,
+    ) -> Result<Created, ProviderError>;
 
     /// Reads the live object; `None` when it no longer exists.
-    async fn read(&self, ctx: &OpContext, state: &ResourceState) -> Result<Option<LiveObject>, ProviderError>;
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        state: &ResourceState,
+    ) -> Result<Option<LiveObject>, ProviderError>;
 
     /// Updates an object in place.
-    async fn update(&self, ctx: &OpContext, req: UpdateRequest<'_>) -> Result<Created, ProviderError>;
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        req: UpdateRequest<'_>,
+    ) -> Result<Created, ProviderError>;
 
     /// Starts deleting an object. Deleting an object that is already gone succeeds.
     async fn delete(&self, ctx: &OpContext, state: &ResourceState) -> Result<(), ProviderError>;
 
     /// Waits, with the semantics of the cloud SDK's waiters, until the object is ready (returning
     /// its outputs) or gone (returning no outputs).
-    async fn wait(&self, ctx: &OpContext, state: &ResourceState, until: WaitFor) -> Result<Properties, ProviderError>;
+    async fn wait(
+        &self,
+        ctx: &OpContext,
+        state: &ResourceState,
+        until: WaitFor,
+    ) -> Result<Properties, ProviderError>;
 }

@@ -130,10 +130,12 @@ impl Value {
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Int(i) => serde_json::Value::from(*i),
             Value::String(s) => serde_json::Value::String(s.clone()),
-            Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_json).collect()),
-            Value::Map(m) => serde_json::Value::Object(
-                m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
-            ),
+            Value::List(items) => {
+                serde_json::Value::Array(items.iter().map(Value::to_json).collect())
+            }
+            Value::Map(m) => {
+                serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
             Value::Ref(r) => serde_json::json!({ "$ref": r.to_string() }),
         }
     }
@@ -149,14 +151,20 @@ impl Value {
                 .map(Value::Int)
                 .unwrap_or_else(|| Value::String(n.to_string())),
             serde_json::Value::String(s) => Value::String(s.clone()),
-            serde_json::Value::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
+            serde_json::Value::Array(items) => {
+                Value::List(items.iter().map(Value::from_json).collect())
+            }
             serde_json::Value::Object(m) => {
-                if m.len() == 1 {
-                    if let Some(r) = m.get("$ref").and_then(|v| v.as_str()).and_then(parse_ref) {
-                        return Value::Ref(r);
-                    }
+                if m.len() == 1
+                    && let Some(r) = m.get("$ref").and_then(|v| v.as_str()).and_then(parse_ref)
+                {
+                    return Value::Ref(r);
                 }
-                Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+                Value::Map(
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                        .collect(),
+                )
             }
         }
     }
@@ -245,7 +253,10 @@ mod tests {
             ("cidr".to_owned(), Value::from("10.0.0.0/24")),
         ]));
         let json = serde_json::to_string(&v).unwrap();
-        assert_eq!(json, r##"{"cidr":"10.0.0.0/24","vpc_id":{"$ref":"c/aws.vpc/main#id"}}"##);
+        assert_eq!(
+            json,
+            r##"{"cidr":"10.0.0.0/24","vpc_id":{"$ref":"c/aws.vpc/main#id"}}"##
+        );
         assert_eq!(serde_json::from_str::<Value>(&json).unwrap(), v);
         assert_eq!(v.refs().len(), 1);
     }
@@ -255,7 +266,10 @@ mod tests {
         let vpc = Address::new("c", "aws.vpc", "main");
         let v = Value::List(vec![Value::reference(&vpc, "id"), Value::from(1i64)]);
         let resolved = v.resolve(&|_| Some(Value::from("vpc-123"))).unwrap();
-        assert_eq!(resolved, Value::List(vec![Value::from("vpc-123"), Value::from(1i64)]));
+        assert_eq!(
+            resolved,
+            Value::List(vec![Value::from("vpc-123"), Value::from(1i64)])
+        );
         assert_eq!(v.resolve(&|_| None).unwrap_err().output, "id");
     }
 }

@@ -1,0 +1,9 @@
+//! Integration tests of the blueprint loader: one binary, one module per feature.
+
+mod support;
+
+mod acceptance;
+mod example;
+mod features;
+mod inputs;
+mod schema;

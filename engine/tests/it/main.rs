@@ -1,0 +1,8 @@
+//! Integration tests of the engine against an in-memory fake cloud and a SQLite store.
+
+mod apply;
+mod fake;
+mod graph;
+mod plan;
+mod support;
+mod walk_props;

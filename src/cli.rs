@@ -1,0 +1,200 @@
+//! Command-line definitions: the user-facing contract of `docs/cli.md`. Parsing only.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Slipway: declarative EKS and AKS fleets.
+#[derive(Debug, Parser)]
+#[command(name = "slipway", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Where state lives: `sqlite:PATH` (default `.slipway/state.db` beside the blueprint).
+    #[arg(long, global = true, env = "SLIPWAY_STATE", value_name = "URL")]
+    pub state: Option<String>,
+
+    /// Output format; `json` writes exactly one JSON document to stdout.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+
+    /// The date used for support calendars and exception expiry (YYYY-MM-DD).
+    #[arg(long, global = true, env = "SLIPWAY_TODAY", value_name = "DATE")]
+    pub today: Option<String>,
+
+    /// More detail (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Never colour output.
+    #[arg(long, global = true, env = "NO_COLOR", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_color: bool,
+
+    /// Cloud operations in flight at once.
+    #[arg(long, global = true, default_value_t = 16, value_name = "N")]
+    pub parallelism: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and validate a blueprint; diagnostics on stderr.
+    Validate(BlueprintArgs),
+    /// Show what `apply` would do.
+    Plan(PlanArgs),
+    /// Converge the fleet to the blueprint.
+    Apply(ApplyArgs),
+    /// Delete what Slipway owns, in reverse dependency order.
+    Destroy(DestroyArgs),
+    /// Print the resource graph.
+    Graph(GraphArgs),
+    /// Inspect recorded state and the journal.
+    State(StateArgs),
+    /// Print the blueprint JSON Schema.
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct BlueprintArgs {
+    /// Blueprint file, or a directory of YAML files merged in name order.
+    pub blueprint: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Limit to these clusters (repeatable).
+    #[arg(long = "cluster", value_name = "NAME")]
+    pub clusters: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub blueprint: BlueprintArgs,
+    /// Save the plan to this file for `apply --plan`.
+    #[arg(long, value_name = "PLAN")]
+    pub out: Option<PathBuf>,
+    /// Read live cloud objects before diffing.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+    /// Plan the destruction of everything recorded.
+    #[arg(long)]
+    pub destroy: bool,
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub blueprint: BlueprintArgs,
+    /// Apply this saved plan exactly, or refuse if state or blueprint moved since.
+    #[arg(long, value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Read live cloud objects before diffing.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub blueprint: BlueprintArgs,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub blueprint: BlueprintArgs,
+    /// Graph notation.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    #[command(subcommand)]
+    pub command: StateCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List recorded resources.
+    List {
+        #[command(flatten)]
+        blueprint: BlueprintArgs,
+        #[command(flatten)]
+        selection: Selection,
+    },
+    /// Show one recorded resource.
+    Show {
+        #[command(flatten)]
+        blueprint: BlueprintArgs,
+        /// Resource address `cluster/kind/name`.
+        address: String,
+    },
+    /// Runs, newest first, with their journal.
+    History {
+        #[command(flatten)]
+        blueprint: BlueprintArgs,
+        /// How many runs.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Show the journal of this run.
+        #[arg(long, value_name = "RUN_ID")]
+        run: Option<String>,
+    },
+    /// Release the state lock.
+    Unlock {
+        #[command(flatten)]
+        blueprint: BlueprintArgs,
+        /// Release the lock with this id even though this process does not hold it.
+        #[arg(long, value_name = "ID")]
+        force: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

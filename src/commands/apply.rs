@@ -1,0 +1,208 @@
+//! `slipway apply` and `slipway destroy`: plan under the state lock, confirm, walk.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use slipway_engine::{ApplyContext, Plan, PlanMode, Registry, Selection};
+use slipway_state::{LockInfo, RunRecord, StateStore};
+
+use super::plan::{make_plan, read_plan, show_plan};
+use crate::cli::{ApplyArgs, DestroyArgs, Global};
+use crate::context;
+use crate::failure::{self, EXIT_ERROR, EXIT_OK, Failure};
+use crate::render::{Out, ProgressRenderer};
+
+/// How a converge run was asked for.
+struct Request<'a> {
+    blueprint: &'a Path,
+    operation: &'static str,
+    mode: PlanMode,
+    saved_plan: Option<&'a Path>,
+    auto_approve: bool,
+    refresh: bool,
+    selection: Selection,
+}
+
+pub async fn apply(args: &ApplyArgs, global: &Global, out: &Out) -> Result<u8, Failure> {
+    converge(
+        Request {
+            blueprint: &args.blueprint.blueprint,
+            operation: "apply",
+            mode: PlanMode::Apply,
+            saved_plan: args.plan.as_deref(),
+            auto_approve: args.auto_approve,
+            refresh: args.refresh,
+            selection: Selection {
+                clusters: args.selection.clusters.clone(),
+            },
+        },
+        global,
+        out,
+    )
+    .await
+}
+
+pub async fn destroy(args: &DestroyArgs, global: &Global, out: &Out) -> Result<u8, Failure> {
+    converge(
+        Request {
+            blueprint: &args.blueprint.blueprint,
+            operation: "destroy",
+            mode: PlanMode::Destroy,
+            saved_plan: None,
+            auto_approve: args.auto_approve,
+            refresh: false,
+            selection: Selection {
+                clusters: args.selection.clusters.clone(),
+            },
+        },
+        global,
+        out,
+    )
+    .await
+}
+
+async fn converge(request: Request<'_>, global: &Global, out: &Out) -> Result<u8, Failure> {
+    let fleet = context::load_fleet(request.blueprint, global, out)?;
+    let registry = context::registry();
+    let store = context::open_state(request.blueprint, global)?;
+    let lock = context::lock(&*store, request.operation).await?;
+    let result = converge_locked(&request, &fleet, &registry, &*store, &lock, global, out).await;
+    if let Err(e) = store.unlock(&lock).await {
+        out.error(&format!(
+            "could not release the state lock {}: {e}",
+            lock.id
+        ));
+    }
+    result
+}
+
+async fn converge_locked(
+    request: &Request<'_>,
+    fleet: &slipway_blueprints::Fleet,
+    registry: &Registry,
+    store: &dyn StateStore,
+    lock: &LockInfo,
+    global: &Global,
+    out: &Out,
+) -> Result<u8, Failure> {
+    let plan = match request.saved_plan {
+        Some(file) => {
+            let plan = read_plan(file)?;
+            let snapshot = store.snapshot().await?;
+            slipway_engine::check_saved_plan(&plan, &snapshot, &fleet.digest)?;
+            plan
+        }
+        None => {
+            make_plan(
+                fleet,
+                registry,
+                store,
+                request.mode,
+                request.refresh,
+                request.selection.clone(),
+            )
+            .await?
+        }
+    };
+    if !plan.has_changes() {
+        if out.json() {
+            out.document(&serde_json::json!({ "version": 1, "changes": false, "plan_digest": plan.digest() }));
+        } else {
+            out.line("No changes. The fleet matches the blueprint.");
+        }
+        return Ok(EXIT_OK);
+    }
+    if !out.json() {
+        show_plan(&plan, out);
+    }
+    require_providers(&plan, registry)?;
+    if !request.auto_approve && !confirm(request.operation)? {
+        out.line("Cancelled; nothing was changed.");
+        return Ok(EXIT_ERROR);
+    }
+    let run = RunRecord {
+        id: run_id(),
+        operation: request.operation.to_owned(),
+        holder: lock.holder.clone(),
+        started_at: jiff::Timestamp::now(),
+        finished_at: None,
+        outcome: None,
+        blueprint_digest: fleet.digest.clone(),
+        git_commit: context::git_commit(request.blueprint),
+        plan_digest: Some(plan.digest()),
+    };
+    let renderer = Arc::new(ProgressRenderer::new(out, &plan));
+    let ctx = ApplyContext {
+        store,
+        lock,
+        registry,
+        observer: renderer.clone(),
+        pacer: Arc::new(slipway_engine::TokenBucketPacer::default()),
+        parallelism: global.parallelism.max(1),
+        run,
+    };
+    let report = slipway_engine::apply(&plan, &ctx).await?;
+    renderer.finish();
+    if out.json() {
+        out.document(&crate::render::report_json(&report, &plan));
+    } else {
+        out.line(&crate::render::report_summary(&report, request.operation));
+    }
+    Ok(if report.is_success() {
+        EXIT_OK
+    } else {
+        EXIT_ERROR
+    })
+}
+
+/// Fails before touching anything when a cloud in the plan has no cloud operations in this build.
+fn require_providers(plan: &Plan, registry: &Registry) -> Result<(), Failure> {
+    let clouds: std::collections::BTreeSet<&str> = plan
+        .actions
+        .iter()
+        .filter(|a| a.action != slipway_engine::Action::NoOp)
+        .map(|a| a.address.kind.provider())
+        .collect();
+    let missing: Vec<&str> = clouds
+        .into_iter()
+        .filter(|cloud| registry.provider(cloud).is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(failure::error(format!(
+        "this build of slipway cannot operate on {} yet: only planning is available for that cloud",
+        missing
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    )))
+}
+
+fn confirm(operation: &str) -> Result<bool, Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(failure::error(format!(
+            "refusing to {operation} without confirmation: stdin is not a terminal; pass --auto-approve"
+        )));
+    }
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(
+        stderr,
+        "\nDo you want to {operation}? Only 'yes' is accepted: "
+    );
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+fn run_id() -> String {
+    let now = jiff::Timestamp::now();
+    format!(
+        "run-{}-{}",
+        now.strftime("%Y%m%dT%H%M%SZ"),
+        std::process::id()
+    )
+}

@@ -1,0 +1,115 @@
+//! What every command needs: the evaluation date, the loaded blueprint, the state store, and
+//! the provider registry. Wiring only; no domain logic.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use slipway_blueprints::{Fleet, LoadOptions, Severity};
+use slipway_engine::Registry;
+use slipway_state::{LockInfo, LockRequest, StateError, StateStore};
+
+use crate::cli::Global;
+use crate::failure::{self, Failure};
+use crate::render::Out;
+
+/// The date support calendars and exception expiry are evaluated on.
+pub fn today(global: &Global) -> Result<jiff::civil::Date, Failure> {
+    match &global.today {
+        Some(text) => text.parse().map_err(|e| {
+            failure::error(format!("--today `{text}` is not a date (YYYY-MM-DD): {e}"))
+        }),
+        None => Ok(jiff::Zoned::now().date()),
+    }
+}
+
+/// Loads and validates a blueprint; warnings are rendered, errors fail with exit code 3.
+pub fn load_fleet(path: &Path, global: &Global, out: &Out) -> Result<Fleet, Failure> {
+    let options = LoadOptions {
+        today: today(global)?,
+    };
+    match slipway_blueprints::load(path, &options) {
+        Ok(loaded) => {
+            if !out.quiet {
+                out.diagnostics(&loaded.warnings);
+            }
+            Ok(loaded.fleet)
+        }
+        Err(failure) => {
+            if failure
+                .diagnostics
+                .iter()
+                .any(|d| d.severity == Severity::Error)
+            {
+                Err(Failure::Invalid(failure.diagnostics))
+            } else {
+                Err(failure::error("blueprint could not be loaded"))
+            }
+        }
+    }
+}
+
+/// The directory state and other local files live beside: the blueprint's directory.
+pub fn blueprint_dir(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
+/// Opens the state store selected by `--state` / `SLIPWAY_STATE`, or the local default.
+pub fn open_state(blueprint: &Path, global: &Global) -> Result<Box<dyn StateStore>, Failure> {
+    let url = global.state.as_deref().unwrap_or("");
+    Ok(slipway_state::open_url(url, &blueprint_dir(blueprint))?)
+}
+
+/// Providers available in this build.
+pub fn registry() -> Registry {
+    let mut registry = Registry::new();
+    registry.add_expander(Arc::new(slipway_aws::AwsExpander::default()));
+    registry.add_expander(Arc::new(slipway_azure::AzureExpander::default()));
+    registry
+}
+
+/// `user@host (pid N)`: who holds a lock or ran an operation.
+pub fn holder() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{user}@{host} (pid {})", std::process::id())
+}
+
+/// Takes the state lock, mapping contention to exit code 4.
+pub async fn lock(store: &dyn StateStore, operation: &str) -> Result<LockInfo, Failure> {
+    let request = LockRequest {
+        holder: holder(),
+        operation: operation.to_owned(),
+    };
+    store.lock(&request).await.map_err(|e| match e {
+        StateError::Locked(info) => Failure::Locked(info),
+        other => other.into(),
+    })
+}
+
+/// `git rev-parse HEAD` of the repository holding the blueprint, if any.
+pub fn git_commit(blueprint: &Path) -> Option<String> {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(blueprint_dir(blueprint))
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
+}

@@ -1,0 +1,84 @@
+//! State commands and the lock contract (exit code 4 naming the holder).
+
+use predicates::prelude::*;
+use slipway_state::{LockRequest, SqliteStore, StateStore};
+
+use crate::{one_json_document, quickstart, slipway};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_held_lock_makes_apply_exit_4_naming_holder_operation_and_since() {
+    let (dir, fleet) = quickstart();
+    let rt = runtime();
+    let store = SqliteStore::open(&dir.path().join(".slipway/state.db")).unwrap();
+    let lock = rt
+        .block_on(store.lock(&LockRequest {
+            holder: "alice@ci-runner-7 (pid 42)".into(),
+            operation: "apply".into(),
+        }))
+        .unwrap();
+    slipway(dir.path())
+        .args(["apply"])
+        .arg(&fleet)
+        .arg("--auto-approve")
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("alice@ci-runner-7 (pid 42)"))
+        .stderr(predicate::str::contains("`apply`"))
+        .stderr(predicate::str::contains(lock.since.to_string()))
+        .stderr(predicate::str::contains(format!(
+            "slipway state unlock --force {}",
+            lock.id
+        )));
+
+    slipway(dir.path())
+        .args(["state", "unlock"])
+        .arg(&fleet)
+        .args(["--force", &lock.id])
+        .assert()
+        .code(0);
+    assert!(rt.block_on(store.current_lock()).unwrap().is_none());
+}
+
+#[test]
+fn empty_state_lists_nothing() {
+    let (dir, fleet) = quickstart();
+    let assert = slipway(dir.path())
+        .args(["--output", "json", "state", "list"])
+        .arg(&fleet)
+        .assert()
+        .code(0);
+    let doc = one_json_document(&assert.get_output().stdout);
+    assert_eq!(doc["resources"].as_array().unwrap().len(), 0);
+    assert_eq!(doc["serial"], 0);
+    slipway(dir.path())
+        .args(["state", "history"])
+        .arg(&fleet)
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn showing_an_unknown_address_is_an_error() {
+    let (dir, fleet) = quickstart();
+    slipway(dir.path())
+        .args(["state", "show"])
+        .arg(&fleet)
+        .arg("dev-use1/aws.vpc/main")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("is not in the state"));
+    slipway(dir.path())
+        .args(["state", "show"])
+        .arg(&fleet)
+        .arg("not-an-address")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("expected `cluster/kind/name`"));
+}
