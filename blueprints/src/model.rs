@@ -106,7 +106,10 @@ impl KubeVersion {
     /// Parses `1.33` (a patch part such as `1.33.2` is rejected: clouds choose patches).
     pub fn parse(s: &str) -> Option<Self> {
         let (major, minor) = s.split_once('.')?;
-        if major.is_empty() || minor.is_empty() || !(major.bytes().chain(minor.bytes())).all(|b| b.is_ascii_digit()) {
+        if major.is_empty()
+            || minor.is_empty()
+            || !(major.bytes().chain(minor.bytes())).all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         Some(Self::new(major.parse().ok()?, minor.parse().ok()?))

@@ -22,7 +22,9 @@ pub const MAX_SMALL_SUBNET_PREFIX: u8 = 28;
 #[non_exhaustive]
 pub enum SubnetError {
     /// The network is too small for the requested layout.
-    #[error("`{cidr}` is too small for {zones} zone(s): {role} subnets would be /{prefix}, smaller than /{limit}")]
+    #[error(
+        "`{cidr}` is too small for {zones} zone(s): {role} subnets would be /{prefix}, smaller than /{limit}"
+    )]
     TooSmall {
         /// The network CIDR.
         cidr: Ipv4Net,
@@ -58,12 +60,33 @@ fn bits_for(count: usize) -> u8 {
     bits
 }
 
-fn split(cidr: Ipv4Net, extra_bits: u8, role: &'static str, zones: usize, limit: u8) -> Result<Vec<Ipv4Net>, SubnetError> {
+fn split(
+    cidr: Ipv4Net,
+    extra_bits: u8,
+    role: &'static str,
+    zones: usize,
+    limit: u8,
+) -> Result<Vec<Ipv4Net>, SubnetError> {
     let prefix = cidr.prefix_len() + extra_bits;
     if prefix > limit {
-        return Err(SubnetError::TooSmall { cidr, zones, role, prefix, limit });
+        return Err(SubnetError::TooSmall {
+            cidr,
+            zones,
+            role,
+            prefix,
+            limit,
+        });
     }
-    Ok(cidr.subnets(prefix).map_err(|_| SubnetError::TooSmall { cidr, zones, role, prefix, limit })?.collect())
+    Ok(cidr
+        .subnets(prefix)
+        .map_err(|_| SubnetError::TooSmall {
+            cidr,
+            zones,
+            role,
+            prefix,
+            limit,
+        })?
+        .collect())
 }
 
 fn zone_suffix(zone: &str, index: usize) -> String {
@@ -80,8 +103,16 @@ fn derive_aws(cidr: Ipv4Net, zones: &[String]) -> Result<Vec<Subnet>, SubnetErro
     }
     let n = zones.len();
     let blocks = split(cidr, bits_for(n + 1), "private", n, MAX_NODE_SUBNET_PREFIX)?;
-    let public_block = *blocks.last().expect("at least two blocks for one or more zones");
-    let public = split(public_block, bits_for(n), "public", n, MAX_SMALL_SUBNET_PREFIX)?;
+    let public_block = *blocks
+        .last()
+        .expect("at least two blocks for one or more zones");
+    let public = split(
+        public_block,
+        bits_for(n),
+        "public",
+        n,
+        MAX_SMALL_SUBNET_PREFIX,
+    )?;
     let mut subnets = Vec::with_capacity(2 * n);
     for (i, zone) in zones.iter().enumerate() {
         let suffix = zone_suffix(zone, i);
@@ -105,8 +136,18 @@ fn derive_azure(cidr: Ipv4Net, zones: usize) -> Result<Vec<Subnet>, SubnetError>
     let halves = split(cidr, 1, "nodes", zones, MAX_NODE_SUBNET_PREFIX)?;
     let endpoints = split(halves[1], 3, "endpoints", zones, MAX_SMALL_SUBNET_PREFIX)?;
     Ok(vec![
-        Subnet { name: "nodes".into(), cidr: halves[0], role: SubnetRole::Private, zone: None },
-        Subnet { name: "endpoints".into(), cidr: endpoints[0], role: SubnetRole::Endpoints, zone: None },
+        Subnet {
+            name: "nodes".into(),
+            cidr: halves[0],
+            role: SubnetRole::Private,
+            zone: None,
+        },
+        Subnet {
+            name: "endpoints".into(),
+            cidr: endpoints[0],
+            role: SubnetRole::Endpoints,
+            zone: None,
+        },
     ])
 }
 
@@ -120,8 +161,16 @@ mod tests {
 
     #[test]
     fn aws_three_zones_in_a_slash_16() {
-        let subnets = derive(Cloud::Aws, "10.10.0.0/16".parse().unwrap(), &zones(&["us-east-1a", "us-east-1b", "us-east-1c"])).unwrap();
-        let got: Vec<String> = subnets.iter().map(|s| format!("{} {}", s.name, s.cidr)).collect();
+        let subnets = derive(
+            Cloud::Aws,
+            "10.10.0.0/16".parse().unwrap(),
+            &zones(&["us-east-1a", "us-east-1b", "us-east-1c"]),
+        )
+        .unwrap();
+        let got: Vec<String> = subnets
+            .iter()
+            .map(|s| format!("{} {}", s.name, s.cidr))
+            .collect();
         assert_eq!(
             got,
             [
@@ -138,14 +187,19 @@ mod tests {
     #[test]
     fn subnets_are_disjoint_and_inside_the_network() {
         for n in 1..=6 {
-            let zs: Vec<String> = (0..n).map(|i| format!("r-1{}", (b'a' + i as u8) as char)).collect();
+            let zs: Vec<String> = (0..n)
+                .map(|i| format!("r-1{}", (b'a' + i as u8) as char))
+                .collect();
             let net: Ipv4Net = "10.0.0.0/16".parse().unwrap();
             let subnets = derive(Cloud::Aws, net, &zs).unwrap();
             assert_eq!(subnets.len(), 2 * n);
             for (i, a) in subnets.iter().enumerate() {
                 assert!(net.contains(&a.cidr));
                 for b in &subnets[i + 1..] {
-                    assert!(!a.cidr.contains(&b.cidr) && !b.cidr.contains(&a.cidr), "{a:?} overlaps {b:?}");
+                    assert!(
+                        !a.cidr.contains(&b.cidr) && !b.cidr.contains(&a.cidr),
+                        "{a:?} overlaps {b:?}"
+                    );
                 }
             }
         }
@@ -153,10 +207,30 @@ mod tests {
 
     #[test]
     fn too_small_networks_are_refused_with_the_offending_role() {
-        let err = derive(Cloud::Aws, "10.0.0.0/23".parse().unwrap(), &zones(&["a", "b", "c"])).unwrap_err();
-        assert!(matches!(err, SubnetError::TooSmall { role: "private", prefix: 25, .. }), "{err}");
+        let err = derive(
+            Cloud::Aws,
+            "10.0.0.0/23".parse().unwrap(),
+            &zones(&["a", "b", "c"]),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SubnetError::TooSmall {
+                    role: "private",
+                    prefix: 25,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(derive(Cloud::Azure, "10.0.0.0/24".parse().unwrap(), &zones(&["1"])).is_err());
-        let azure = derive(Cloud::Azure, "10.30.0.0/16".parse().unwrap(), &zones(&["1", "2", "3"])).unwrap();
+        let azure = derive(
+            Cloud::Azure,
+            "10.30.0.0/16".parse().unwrap(),
+            &zones(&["1", "2", "3"]),
+        )
+        .unwrap();
         assert_eq!(azure[0].cidr.to_string(), "10.30.0.0/17");
         assert_eq!(azure[1].cidr.to_string(), "10.30.128.0/20");
     }

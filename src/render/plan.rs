@@ -27,7 +27,7 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
         .iter()
         .filter(|a| a.action != Action::NoOp)
         .collect();
-    changed.sort_by(|a, b| a.address.cluster.cmp(&b.address.cluster));
+    changed.sort_by(|a, b| a.address.cmp(&b.address));
     for action in changed {
         if current_cluster != Some(action.address.cluster.as_str()) {
             current_cluster = Some(&action.address.cluster);
@@ -47,7 +47,8 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
             Action::NoOp => continue,
         };
         let _ = writeln!(text, "{line}");
-        if !action.reason.is_empty() {
+        // A create's reason is always "new resource"; other reasons explain the action.
+        if action.action != Action::Create && !action.reason.is_empty() {
             let _ = writeln!(text, "      # {}", action.reason);
         }
         if matches!(action.action, Action::Update | Action::Replace { .. }) {

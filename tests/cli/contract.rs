@@ -139,18 +139,6 @@ fn apply_refuses_clouds_without_operations_in_this_build() {
 }
 
 #[test]
-fn apply_without_a_terminal_needs_auto_approve() {
-    let (dir, fleet) = quickstart();
-    slipway(dir.path())
-        .args(["apply"])
-        .arg(&fleet)
-        .write_stdin("yes\n")
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("--auto-approve"));
-}
-
-#[test]
 fn graph_renders_every_format() {
     let (dir, fleet) = quickstart();
     slipway(dir.path())

@@ -212,3 +212,20 @@ fn the_digest_covers_names_and_bytes() {
     assert_ne!(digest("a.yaml", ""), digest("a.yaml", "# comment\n"));
     assert_eq!(digest("a.yaml", "").len(), 64);
 }
+
+#[test]
+fn truncated_and_mangled_inputs_never_panic() {
+    let text = std::fs::read_to_string(fixture("many-mistakes.yaml")).unwrap();
+    let cuts = text.char_indices().map(|(i, _)| i).step_by(5);
+    for cut in cuts {
+        for variant in [text[..cut].to_owned(), text[..cut].replace(": ", ": [")] {
+            let _ = load_sources(
+                vec![Source {
+                    name: "x.yaml".into(),
+                    text: variant,
+                }],
+                &options(),
+            );
+        }
+    }
+}

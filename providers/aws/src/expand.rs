@@ -184,20 +184,22 @@ impl<'a> Ctx<'a> {
     pub fn push(&mut self, address: Address, mut properties: Properties, depends_on: Vec<Address>) {
         let name = self.name_tag(&address);
         properties.insert("tags".to_owned(), Value::Map(self.tags(&address, &name)));
-        self.out.push(Resource {
-            address,
-            properties,
-            depends_on,
-        });
+        self.push_tagged(address, properties, depends_on);
     }
 
-    /// Adds a resource whose properties already carry their `tags`.
+    /// Adds a resource whose properties already carry their `tags`, with the cluster's
+    /// `region`: the provider calls that region's endpoints, also when deleting a resource
+    /// that has left the blueprint, so the region must be recorded with each resource.
     pub fn push_tagged(
         &mut self,
         address: Address,
-        properties: Properties,
+        mut properties: Properties,
         depends_on: Vec<Address>,
     ) {
+        properties.insert(
+            "region".to_owned(),
+            Value::from(self.cluster.region.as_str()),
+        );
         self.out.push(Resource {
             address,
             properties,

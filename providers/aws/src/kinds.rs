@@ -68,6 +68,8 @@ fn schema(
 /// The schema of every kind the AWS expander produces, in a fixed order.
 ///
 /// A node group's `desired_size` is sent on create only: the cluster autoscaler owns it after.
+/// Every kind has a `region` property (where its API calls go); it forces replacement of all
+/// but the global IAM kinds.
 pub fn schemas() -> Vec<KindSchema> {
     let mut schemas = vec![
         schema(
@@ -182,6 +184,11 @@ pub fn schemas() -> Vec<KindSchema> {
         ),
     ];
     for schema in &mut schemas {
+        // Every regional object lives in its region for good; IAM is global, so moving a
+        // cluster leaves its roles and only the OIDC provider follows (through its `url`).
+        if !matches!(schema.kind.as_str(), IAM_ROLE | IAM_OIDC_PROVIDER) {
+            schema.replace_on.insert(0, "region".to_owned());
+        }
         if schema.kind.as_str() == EKS_NODEGROUP {
             schema.ignore_changes = vec!["scaling_config.desired_size".to_owned()];
         }

@@ -3,9 +3,9 @@
 //! its OIDC provider, managed node groups, add-ons, workload identities, VPC endpoints and
 //! access entries).
 //!
-//! This crate currently holds the pure half, [`AwsExpander`]: expansion and kind schemas,
-//! with no SDK and no network. The SDK-backed `Provider` (aws-sdk-rust) lands in this crate
-//! next, on top of the expander, and sends exactly the properties expanded here.
+//! Two halves: [`AwsExpander`], the pure expansion and kind schemas (no SDK, no network), and
+//! [`AwsProvider`], which adds create/read/update/delete/wait with aws-sdk-rust clients and
+//! sends exactly the properties expanded here.
 //!
 //! Conventions the provider relies on:
 //! - Property names are the AWS API parameters in snake_case; a property needing another
@@ -17,6 +17,8 @@
 //!   `cidr_ipv4`, `referenced_group_id` or `self: true` (the group's own id).
 //! - IAM trust policies may hold `{{name}}` placeholders filled from
 //!   `assume_role_policy_vars` after references are resolved.
+//! - Every resource has a `region` property: where its calls go, even after it left the
+//!   blueprint.
 //! - A node group replacement is created before the old one is deleted, so the provider must
 //!   give it a fresh physical name (`CreateRequest::replacing`).
 
@@ -24,6 +26,7 @@ pub mod addons;
 mod expand;
 pub mod kinds;
 pub mod names;
+mod provider;
 
 #[cfg(test)]
 mod fixtures;
@@ -32,6 +35,9 @@ use slipway_blueprints::{Cluster, Fleet};
 use slipway_provider::{Expander, KindSchema, ProviderError, Resource};
 
 pub use expand::ExpandError;
+pub use provider::{
+    API_EC2_READ, API_EKS_READ, API_IAM_READ, AwsProvider, AwsProviderConfig, StaticCredentials,
+};
 
 /// The pure half of the AWS provider: kind schemas and cluster expansion.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,0 +1,129 @@
+//! The emulator's own API under `/_emulator/`: health, faults, reset, and the objects of
+//! every service carrying a tag (so tests can assert that nothing tagged is left behind).
+//!
+//! It needs no credentials and is never rate limited or faulted; it must never change a
+//! cloud object except through `reset`.
+
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use serde_json::json;
+
+use crate::faults::FaultConfig;
+use crate::server::{Shared, plain};
+use crate::state::Cloud;
+use crate::util::now_ms;
+
+/// One tagged object, as the admin API lists it.
+pub(crate) struct Tagged {
+    /// `ec2`, `iam` or `eks`.
+    pub service: &'static str,
+    /// E.g. `vpc`, `role`, `nodegroup`.
+    pub kind: &'static str,
+    /// Id, name or ARN.
+    pub id: String,
+    /// Region (`global` for IAM).
+    pub region: String,
+    /// Tags.
+    pub tags: Vec<(String, String)>,
+}
+
+fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {
+    let mut r = Response::new(axum::body::Body::from(value.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+/// Every live object of every service, with its tags.
+fn all_objects(cloud: &Cloud) -> Vec<Tagged> {
+    let mut out = Vec::new();
+    for (region, ec2) in &cloud.ec2 {
+        crate::ec2::tagged(region, ec2, &mut out);
+    }
+    crate::iam::tagged(&cloud.iam, &mut out);
+    for (region, eks) in &cloud.eks {
+        crate::eks::tagged(region, eks, &mut out);
+    }
+    out
+}
+
+/// Handles `/_emulator/<rest>`.
+pub(crate) fn handle(shared: &Shared, method: &Method, rest: &str, query: &str, body: &[u8]) -> Response {
+    match (method.as_str(), rest) {
+        ("GET", "health") => json_response(
+            StatusCode::OK,
+            &json!({
+                "status": "ok",
+                "services": ["ec2", "iam", "sts", "eks"],
+                "time_scale": shared.settings.time_scale,
+                "account_id": shared.settings.account_id,
+                "persistent": shared.settings.data_file.is_some(),
+            }),
+        ),
+        ("GET", "faults") => {
+            let faults = shared.lock().faults.clone();
+            json_response(StatusCode::OK, &json!(faults))
+        }
+        ("POST", "faults") => {
+            let parsed: Result<FaultConfig, String> = match serde_json::from_slice(body) {
+                Ok(f) => Ok(f),
+                Err(json_err) => match std::str::from_utf8(body) {
+                    Ok(text) if !text.trim_start().starts_with('{') => {
+                        text.trim().parse().map_err(|e: crate::faults::FaultParseError| e.to_string())
+                    }
+                    _ => Err(json_err.to_string()),
+                },
+            };
+            match parsed {
+                Ok(f) => {
+                    shared.lock().faults = f.clone();
+                    json_response(StatusCode::OK, &json!(f))
+                }
+                Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({ "error": e })),
+            }
+        }
+        ("POST", "reset") => {
+            let mut inner = shared.lock();
+            inner.cloud = Cloud::default();
+            inner.buckets.clear();
+            shared.persist(&inner.cloud);
+            json_response(StatusCode::OK, &json!({ "status": "reset" }))
+        }
+        ("GET", "objects") => {
+            let mut wanted: Vec<(String, Option<String>)> = Vec::new();
+            for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+                if k == "tag" {
+                    match v.split_once('=') {
+                        Some((key, value)) => wanted.push((key.to_owned(), Some(value.to_owned()))),
+                        None => wanted.push((v.into_owned(), None)),
+                    }
+                }
+            }
+            let mut inner = shared.lock();
+            if inner.cloud.sweep(now_ms()) {
+                shared.persist(&inner.cloud);
+            }
+            let objects: Vec<serde_json::Value> = all_objects(&inner.cloud)
+                .into_iter()
+                .filter(|o| {
+                    wanted.iter().all(|(k, v)| {
+                        o.tags
+                            .iter()
+                            .any(|(tk, tv)| tk == k && v.as_ref().is_none_or(|v| v == tv))
+                    })
+                })
+                .map(|o| {
+                    let tags: serde_json::Map<String, serde_json::Value> =
+                        o.tags.into_iter().map(|(k, v)| (k, json!(v))).collect();
+                    json!({ "service": o.service, "kind": o.kind, "id": o.id, "region": o.region, "tags": tags })
+                })
+                .collect();
+            json_response(StatusCode::OK, &json!({ "count": objects.len(), "objects": objects }))
+        }
+        _ => plain(
+            StatusCode::NOT_FOUND,
+            "unknown emulator endpoint (GET health, GET|POST faults, POST reset, GET objects?tag=KEY=VALUE)",
+        ),
+    }
+}

@@ -1,0 +1,113 @@
+//! How long cloud operations take: a median per operation (from Slipway's collected
+//! observations, copied here) with seeded log-normal jitter, divided by the time scale.
+//!
+//! Durations are turned into absolute deadlines when an operation starts; statuses are then
+//! derived from the wall clock when the object is next read. Nothing here may sleep.
+
+use crate::util::{hash_str, mix, unit};
+
+/// An operation with a modelled duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// EKS control plane `CREATING` → `ACTIVE`: median ~9.5 min, p10 8, p90 12.
+    ClusterCreate,
+    /// EKS cluster `DELETING` → gone (not observed; assumed ~4 min).
+    ClusterDelete,
+    /// Control-plane minor upgrade: median ~25 min.
+    ClusterVersionUpdate,
+    /// Logging, endpoint access, VPC or access configuration (assumed ~3 min).
+    ClusterConfigUpdate,
+    /// Managed node group `CREATING` → `ACTIVE`: median ~2.5 min, p90 ~5.
+    NodegroupCreate,
+    /// Node group `DELETING` → gone (assumed ~4 min).
+    NodegroupDelete,
+    /// Scaling, labels, taints or update configuration (assumed ~1 min).
+    NodegroupConfigUpdate,
+    /// Rolling node update: ~5 min setup plus ~5 min per batch of `maxUnavailable` nodes.
+    NodegroupRoll {
+        /// `ceil(nodes / maxUnavailable)`.
+        batches: u32,
+    },
+    /// Add-on create or update (assumed ~1 min).
+    AddonChange,
+    /// Add-on delete (assumed ~30 s).
+    AddonDelete,
+    /// NAT gateway `pending` → `available`: median ~1.7 min, p90 ~2.2.
+    NatCreate,
+    /// NAT gateway `deleting` → `deleted` (assumed ~1 min).
+    NatDelete,
+    /// How long a `deleted` NAT gateway stays visible (AWS: about an hour).
+    NatRetention,
+    /// Gateway VPC endpoint: ~5 s.
+    GatewayEndpoint,
+    /// Interface VPC endpoint: ~1.5 min.
+    InterfaceEndpoint,
+    /// VPC endpoint delete (assumed ~30 s).
+    EndpointDelete,
+}
+
+impl Op {
+    /// Median seconds and log-normal sigma.
+    fn model(self) -> (f64, f64) {
+        match self {
+            Op::ClusterCreate => (570.0, 0.15),
+            Op::ClusterDelete => (240.0, 0.2),
+            Op::ClusterVersionUpdate => (1_500.0, 0.35),
+            Op::ClusterConfigUpdate => (180.0, 0.3),
+            Op::NodegroupCreate => (150.0, 0.45),
+            Op::NodegroupDelete => (240.0, 0.3),
+            Op::NodegroupConfigUpdate => (60.0, 0.3),
+            Op::NodegroupRoll { batches } => (300.0 * f64::from(batches + 1), 0.2),
+            Op::AddonChange => (60.0, 0.3),
+            Op::AddonDelete => (30.0, 0.3),
+            Op::NatCreate => (102.0, 0.2),
+            Op::NatDelete => (60.0, 0.2),
+            Op::NatRetention => (3_600.0, 0.0),
+            Op::GatewayEndpoint => (5.0, 0.3),
+            Op::InterfaceEndpoint => (90.0, 0.25),
+            Op::EndpointDelete => (30.0, 0.3),
+        }
+    }
+}
+
+/// The real milliseconds `op` takes for the object identified by `key`: the median times a
+/// seeded log-normal factor (clamped to 0.5..3), divided by `time_scale`.
+pub(crate) fn duration_ms(op: Op, key: &str, seed: u64, time_scale: f64) -> u64 {
+    let (median, sigma) = op.model();
+    let h = hash_str(seed, key);
+    // Irwin–Hall: the sum of four uniforms, centred and scaled, is close enough to a normal.
+    let z: f64 = (0..4u64).map(|i| unit(mix(h ^ i))).sum::<f64>() - 2.0;
+    let z = z * (3.0f64).sqrt();
+    let factor = (sigma * z).exp().clamp(0.5, 3.0);
+    let scale = if time_scale.is_finite() && time_scale > 0.0 {
+        time_scale
+    } else {
+        1.0
+    };
+    let ms = median * factor * 1000.0 / scale;
+    // Saturating float-to-int conversion is what we want for absurd scales.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let ms = ms.round() as u64;
+    ms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_seeded_scaled_and_near_the_median() {
+        let a = duration_ms(Op::ClusterCreate, "c1", 1, 1.0);
+        assert_eq!(a, duration_ms(Op::ClusterCreate, "c1", 1, 1.0));
+        assert!((285_000..1_710_000).contains(&a), "{a}");
+        let scaled = duration_ms(Op::ClusterCreate, "c1", 1, 600.0);
+        assert!(scaled.abs_diff(a / 600) <= 1, "{scaled} vs {a}");
+        let mut all: Vec<u64> = (0..200)
+            .map(|i| duration_ms(Op::ClusterCreate, &format!("c{i}"), 3, 1.0))
+            .collect();
+        all.sort_unstable();
+        let median = all[100];
+        assert!((480_000..660_000).contains(&median), "{median}");
+        assert_eq!(duration_ms(Op::NatRetention, "x", 5, 1.0), 3_600_000);
+    }
+}

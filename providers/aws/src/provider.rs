@@ -1,0 +1,417 @@
+//! The SDK-backed AWS provider: [`AwsProvider`] performs create/read/update/delete/wait for
+//! every kind [`AwsExpander`] produces, with aws-sdk-rust clients per region.
+//!
+//! Conventions every kind follows:
+//! - create first looks for an object this fleet already created for the address (by the
+//!   ownership tags, or by the deterministic name where AWS names are unique) and adopts it;
+//!   otherwise it creates one, tagged and with a client token where the API takes one. Either
+//!   way it then converges the object's attachments, attributes and tags on the desired ones,
+//!   so an interrupted create finishes on the next run, with no duplicate.
+//! - update converges the same way from the live object, whatever `changed` says.
+//! - read returns only the managed properties, in the shape of `resolved`; values AWS does
+//!   not return (create-only flags, "default" versions) mirror what was recorded.
+//! - delete of a gone object succeeds; deletes blocked by dependents still going away are
+//!   retried for a bounded time (see [`session::DEPENDENTS_GRACE`]).
+//!
+//! It must never call AWS outside a [`Session`], which journals each mutating call's intent
+//! first, and it must never send a property the expansion did not produce.
+
+mod ec2;
+mod eks;
+mod errors;
+mod iam;
+mod props;
+mod session;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_sdk_ec2::config::{Credentials, ProvideCredentials, Region, SharedHttpClient};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use slipway_blueprints::{Cluster, Fleet};
+use slipway_provider::{
+    Address, CreateRequest, Created, ErrorClass, Expander, KindSchema, LiveObject, OpContext,
+    Properties, Provider, ProviderError, Resource, ResourceState, UpdateRequest, WaitFor,
+};
+use tokio::sync::Mutex;
+
+use crate::{AwsExpander, kinds};
+use props::Props;
+use session::Session;
+
+/// EC2 reads (`Describe*`): 100 tokens, 20/s.
+pub const API_EC2_READ: &str = "aws.ec2.read";
+/// IAM reads (`Get*`/`List*`); IAM publishes no numbers.
+pub const API_IAM_READ: &str = "aws.iam.read";
+/// EKS reads (`Describe*`/`List*`); EKS publishes no numbers.
+pub const API_EKS_READ: &str = "aws.eks.read";
+
+/// Static credentials, for emulators (which accept any key) and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticCredentials {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+}
+
+/// How [`AwsProvider`] reaches AWS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsProviderConfig {
+    /// Send every call to this endpoint (an emulator or moto) instead of AWS's.
+    pub endpoint_url: Option<String>,
+    /// Use this region for every resource instead of the region each resource records.
+    pub region_override: Option<String>,
+    /// Use these credentials instead of the standard chain (environment, profile, web
+    /// identity, ECS and EC2 instance metadata).
+    pub static_credentials: Option<StaticCredentials>,
+}
+
+/// The SDK clients of one region.
+pub(crate) struct Clients {
+    /// The region.
+    pub region: String,
+    /// EC2.
+    pub ec2: aws_sdk_ec2::Client,
+    /// EKS.
+    pub eks: aws_sdk_eks::Client,
+    /// IAM (global; signed for the region's partition).
+    pub iam: aws_sdk_iam::Client,
+}
+
+/// The AWS provider: the expansion of [`AwsExpander`] plus the cloud operations.
+pub struct AwsProvider {
+    expander: AwsExpander,
+    config: AwsProviderConfig,
+    http: SharedHttpClient,
+    clients: Mutex<HashMap<String, Arc<Clients>>>,
+}
+
+impl std::fmt::Debug for AwsProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsProvider")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn config_error(message: String) -> ProviderError {
+    ProviderError::new(ErrorClass::Fatal, "configure", "InvalidConfig", message)
+}
+
+impl AwsProvider {
+    /// Builds the provider. Clients are created per region on first use, when credentials
+    /// are resolved; missing credentials then fail with [`ErrorClass::Credentials`].
+    pub fn new(config: AwsProviderConfig) -> Result<Self, ProviderError> {
+        if let Some(url) = &config.endpoint_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(config_error(format!(
+                "endpoint url `{url}` must start with http:// or https://"
+            )));
+        }
+        if config.region_override.as_deref() == Some("") {
+            return Err(config_error("the region override is empty".to_owned()));
+        }
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .build_https();
+        Ok(Self {
+            expander: AwsExpander::new(),
+            config,
+            http,
+            clients: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The region a resource's calls go to.
+    fn region(&self, props: &Properties, address: &Address) -> Result<String, ProviderError> {
+        if let Some(r) = &self.config.region_override {
+            return Ok(r.clone());
+        }
+        Props::new(props, address).str("region").map(str::to_owned)
+    }
+
+    /// The clients of `region`, created and checked for credentials on first use.
+    async fn clients(&self, region: &str) -> Result<Arc<Clients>, ProviderError> {
+        let mut cache = self.clients.lock().await;
+        if let Some(c) = cache.get(region) {
+            return Ok(c.clone());
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .http_client(self.http.clone())
+            // The engine retries throttled and transient errors with its own backoff and
+            // pacing; SDK retries underneath would multiply attempts and hide throttling.
+            .retry_config(RetryConfig::disabled());
+        if let Some(url) = &self.config.endpoint_url {
+            loader = loader.endpoint_url(url.clone());
+        }
+        if let Some(c) = &self.config.static_credentials {
+            loader = loader.credentials_provider(Credentials::new(
+                c.access_key_id.clone(),
+                c.secret_access_key.clone(),
+                None,
+                None,
+                "slipway-static",
+            ));
+        }
+        let sdk = loader.load().await;
+        let no_credentials = |detail: String| {
+            ProviderError::new(
+                ErrorClass::Credentials,
+                "ResolveCredentials",
+                "NoCredentials",
+                format!(
+                    "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/\
+                     AWS_SECRET_ACCESS_KEY, or use --emulator ({detail})"
+                ),
+            )
+        };
+        let provider = sdk
+            .credentials_provider()
+            .ok_or_else(|| no_credentials("no credential provider configured".to_owned()))?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| no_credentials(aws_sdk_ec2::error::DisplayErrorContext(&e).to_string()))?;
+        let clients = Arc::new(Clients {
+            region: region.to_owned(),
+            ec2: aws_sdk_ec2::Client::new(&sdk),
+            eks: aws_sdk_eks::Client::new(&sdk),
+            iam: aws_sdk_iam::Client::new(&sdk),
+        });
+        cache.insert(region.to_owned(), clients.clone());
+        Ok(clients)
+    }
+
+    async fn clients_for(
+        &self,
+        props: &Properties,
+        address: &Address,
+    ) -> Result<Arc<Clients>, ProviderError> {
+        let region = self.region(props, address)?;
+        self.clients(&region).await.map_err(|e| e.at(address))
+    }
+}
+
+fn unknown_kind(address: &Address) -> ProviderError {
+    ProviderError::new(
+        ErrorClass::Fatal,
+        "dispatch",
+        "UnknownKind",
+        format!("the aws provider has no kind `{}`", address.kind),
+    )
+    .at(address)
+}
+
+/// The recorded cloud id, which every operation on an existing object needs.
+fn cloud_id<'s>(s: &Session<'_>, st: &'s ResourceState) -> Result<&'s str, ProviderError> {
+    st.cloud_id.as_deref().ok_or_else(|| {
+        s.error(
+            ErrorClass::Fatal,
+            "lookup",
+            "NoCloudId",
+            "the recorded object has no cloud id",
+        )
+    })
+}
+
+impl Expander for AwsProvider {
+    fn name(&self) -> &'static str {
+        self.expander.name()
+    }
+
+    fn kinds(&self) -> &[KindSchema] {
+        self.expander.kinds()
+    }
+
+    fn expand(&self, fleet: &Fleet, cluster: &Cluster) -> Result<Vec<Resource>, ProviderError> {
+        self.expander.expand(fleet, cluster)
+    }
+}
+
+#[async_trait]
+impl Provider for AwsProvider {
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        req: CreateRequest<'_>,
+    ) -> Result<Created, ProviderError> {
+        let c = self.clients_for(req.properties, req.address).await?;
+        let s = Session::paced(ctx, req.address);
+        let p = Props::new(req.properties, req.address);
+        let generation = props::generation(req.address, req.properties, req.replacing);
+        let old = req.replacing.and_then(|r| r.cloud_id.as_deref());
+        let c = &*c;
+        match req.address.kind.as_str() {
+            kinds::VPC => ec2::vpc::create(c, &s, p, old).await,
+            kinds::SUBNET => ec2::subnet::create(c, &s, p, old).await,
+            kinds::INTERNET_GATEWAY => ec2::igw::create(c, &s, p, old).await,
+            kinds::EIP => ec2::eip::create(c, &s, p, old).await,
+            kinds::NAT_GATEWAY => ec2::nat::create(c, &s, p, old, &generation).await,
+            kinds::ROUTE_TABLE => ec2::route_table::create(c, &s, p, old, &generation).await,
+            kinds::SECURITY_GROUP => ec2::sg::create(c, &s, p, old).await,
+            kinds::VPC_ENDPOINT => ec2::endpoint::create(c, &s, p, old, &generation).await,
+            kinds::IAM_ROLE => iam::role::create(c, &s, p).await,
+            kinds::IAM_OIDC_PROVIDER => iam::oidc::create(c, &s, p).await,
+            kinds::EKS_CLUSTER => eks::cluster::create(c, &s, p, &generation).await,
+            kinds::EKS_NODEGROUP => {
+                eks::nodegroup::create(c, &s, p, req.replacing, &generation).await
+            }
+            kinds::EKS_ADDON => eks::addon::create(c, &s, p, &generation).await,
+            kinds::EKS_POD_IDENTITY_ASSOCIATION => {
+                eks::pod_identity::create(c, &s, p, old, &generation).await
+            }
+            kinds::EKS_ACCESS_ENTRY => eks::access_entry::create(c, &s, p, &generation).await,
+            _ => Err(unknown_kind(req.address)),
+        }
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        state: &ResourceState,
+    ) -> Result<Option<LiveObject>, ProviderError> {
+        let c = self.clients_for(&state.resolved, &state.address).await?;
+        let s = Session::unpaced(ctx, &state.address);
+        let id = cloud_id(&s, state)?;
+        let c = &*c;
+        let live = match state.address.kind.as_str() {
+            kinds::VPC => ec2::vpc::read(c, &s, id).await?,
+            kinds::SUBNET => ec2::subnet::read(c, &s, id).await?,
+            kinds::INTERNET_GATEWAY => ec2::igw::read(c, &s, id).await?,
+            kinds::EIP => ec2::eip::read(c, &s, id).await?,
+            kinds::NAT_GATEWAY => ec2::nat::read(c, &s, id).await?,
+            kinds::ROUTE_TABLE => ec2::route_table::read(c, &s, id).await?,
+            kinds::SECURITY_GROUP => ec2::sg::read(c, &s, id, state).await?,
+            kinds::VPC_ENDPOINT => ec2::endpoint::read(c, &s, id).await?,
+            kinds::IAM_ROLE => iam::role::read(c, &s, id, state).await?,
+            kinds::IAM_OIDC_PROVIDER => iam::oidc::read(c, &s, id, state).await?,
+            kinds::EKS_CLUSTER => eks::cluster::read(c, &s, id, state).await?,
+            kinds::EKS_NODEGROUP => eks::nodegroup::read(c, &s, id, state).await?,
+            kinds::EKS_ADDON => eks::addon::read(c, &s, id, state).await?,
+            kinds::EKS_POD_IDENTITY_ASSOCIATION => eks::pod_identity::read(c, &s, id).await?,
+            kinds::EKS_ACCESS_ENTRY => eks::access_entry::read(c, &s, id).await?,
+            _ => return Err(unknown_kind(&state.address)),
+        };
+        Ok(live.map(|mut live| {
+            props::align_lists(&mut live.properties, &state.resolved);
+            live.properties
+                .insert("region".to_owned(), c.region.as_str().into());
+            if self.config.region_override.is_some()
+                && let Some(recorded) = state.resolved.get("region")
+            {
+                // Every call went to the override region: report the recorded one so an
+                // emulator run does not plan to move everything.
+                live.properties.insert("region".to_owned(), recorded.clone());
+            }
+            live
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        req: UpdateRequest<'_>,
+    ) -> Result<Created, ProviderError> {
+        let c = self.clients_for(req.properties, req.address).await?;
+        let s = Session::paced(ctx, req.address);
+        let p = Props::new(req.properties, req.address);
+        let id = cloud_id(&s, req.prior)?;
+        let c = &*c;
+        match req.address.kind.as_str() {
+            kinds::VPC => ec2::vpc::converge(c, &s, p, id).await,
+            kinds::SUBNET => ec2::subnet::converge(c, &s, p, id).await,
+            kinds::INTERNET_GATEWAY => ec2::igw::converge(c, &s, p, id).await,
+            kinds::EIP => ec2::eip::converge(c, &s, p, id).await,
+            kinds::NAT_GATEWAY => ec2::nat::converge(c, &s, p, id).await,
+            kinds::ROUTE_TABLE => ec2::route_table::converge(c, &s, p, id).await,
+            kinds::SECURITY_GROUP => ec2::sg::converge(c, &s, p, id).await,
+            kinds::VPC_ENDPOINT => ec2::endpoint::converge(c, &s, p, id).await,
+            kinds::IAM_ROLE => iam::role::converge(c, &s, p).await,
+            kinds::IAM_OIDC_PROVIDER => iam::oidc::converge(c, &s, p, id).await,
+            kinds::EKS_CLUSTER => eks::cluster::update(c, &s, p, id).await,
+            kinds::EKS_NODEGROUP => eks::nodegroup::update(c, &s, p, id).await,
+            kinds::EKS_ADDON => eks::addon::update(c, &s, p, id).await,
+            kinds::EKS_POD_IDENTITY_ASSOCIATION => eks::pod_identity::update(c, &s, p, id).await,
+            kinds::EKS_ACCESS_ENTRY => eks::access_entry::converge(c, &s, p, id).await,
+            _ => Err(unknown_kind(req.address)),
+        }
+    }
+
+    async fn delete(&self, ctx: &OpContext, state: &ResourceState) -> Result<(), ProviderError> {
+        let c = self.clients_for(&state.resolved, &state.address).await?;
+        let s = Session::paced(ctx, &state.address);
+        let Some(id) = state.cloud_id.as_deref() else {
+            return Ok(());
+        };
+        let c = &*c;
+        match state.address.kind.as_str() {
+            kinds::VPC => ec2::vpc::delete(c, &s, id).await,
+            kinds::SUBNET => ec2::subnet::delete(c, &s, id).await,
+            kinds::INTERNET_GATEWAY => ec2::igw::delete(c, &s, id).await,
+            kinds::EIP => ec2::eip::delete(c, &s, id).await,
+            kinds::NAT_GATEWAY => ec2::nat::delete(c, &s, id).await,
+            kinds::ROUTE_TABLE => ec2::route_table::delete(c, &s, id).await,
+            kinds::SECURITY_GROUP => ec2::sg::delete(c, &s, id).await,
+            kinds::VPC_ENDPOINT => ec2::endpoint::delete(c, &s, id).await,
+            kinds::IAM_ROLE => iam::role::delete(c, &s, id).await,
+            kinds::IAM_OIDC_PROVIDER => iam::oidc::delete(c, &s, id).await,
+            kinds::EKS_CLUSTER => eks::cluster::delete(c, &s, id).await,
+            kinds::EKS_NODEGROUP => eks::nodegroup::delete(c, &s, id).await,
+            kinds::EKS_ADDON => eks::addon::delete(c, &s, id).await,
+            kinds::EKS_POD_IDENTITY_ASSOCIATION => eks::pod_identity::delete(c, &s, id).await,
+            kinds::EKS_ACCESS_ENTRY => eks::access_entry::delete(c, &s, id).await,
+            _ => Err(unknown_kind(&state.address)),
+        }
+    }
+
+    async fn wait(
+        &self,
+        ctx: &OpContext,
+        state: &ResourceState,
+        until: WaitFor,
+    ) -> Result<Properties, ProviderError> {
+        let c = self.clients_for(&state.resolved, &state.address).await?;
+        let s = Session::unpaced(ctx, &state.address);
+        let Some(id) = state.cloud_id.as_deref() else {
+            return Ok(Properties::new());
+        };
+        let c = &*c;
+        match (state.address.kind.as_str(), until) {
+            (kinds::VPC, WaitFor::Ready) => ec2::vpc::wait_ready(c, &s, id).await,
+            (kinds::SUBNET, WaitFor::Ready) => ec2::subnet::wait_ready(c, &s, id).await,
+            (kinds::NAT_GATEWAY, WaitFor::Ready) => ec2::nat::wait_ready(c, &s, id).await,
+            (kinds::NAT_GATEWAY, WaitFor::Deleted) => ec2::nat::wait_deleted(c, &s, id).await,
+            (kinds::VPC_ENDPOINT, WaitFor::Ready) => ec2::endpoint::wait_ready(c, &s, id).await,
+            (kinds::VPC_ENDPOINT, WaitFor::Deleted) => {
+                ec2::endpoint::wait_deleted(c, &s, id).await
+            }
+            (kinds::IAM_ROLE, WaitFor::Ready) => iam::role::wait_ready(c, &s, id).await,
+            (kinds::EKS_CLUSTER, WaitFor::Ready) => eks::cluster::wait_ready(c, &s, id).await,
+            (kinds::EKS_CLUSTER, WaitFor::Deleted) => eks::cluster::wait_deleted(c, &s, id).await,
+            (kinds::EKS_NODEGROUP, WaitFor::Ready) => eks::nodegroup::wait_ready(c, &s, id).await,
+            (kinds::EKS_NODEGROUP, WaitFor::Deleted) => {
+                eks::nodegroup::wait_deleted(c, &s, id).await
+            }
+            (kinds::EKS_ADDON, WaitFor::Ready) => eks::addon::wait_ready(c, &s, id).await,
+            (kinds::EKS_ADDON, WaitFor::Deleted) => eks::addon::wait_deleted(c, &s, id).await,
+            // Everything else is ready when its create returns and gone when its delete
+            // returns; a read confirms it still exists and yields its outputs.
+            (_, WaitFor::Ready) => match self.read(ctx, state).await? {
+                Some(live) => Ok(live.outputs),
+                None => Err(s.error(
+                    ErrorClass::NotFound,
+                    "wait",
+                    "NotFound",
+                    "the object disappeared after it was created",
+                )),
+            },
+            (_, WaitFor::Deleted) => Ok(Properties::new()),
+        }
+    }
+}
