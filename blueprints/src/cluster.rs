@@ -19,7 +19,7 @@ use crate::report::{Code, Report, did_you_mean};
 use crate::subnets;
 use crate::yaml::{Kind, Node, Resolved, Span};
 
-/// Fields of a cluster entry.
+/// Fields of a cluster entry; its identity fields come first.
 pub(crate) const CLUSTER_FIELDS: &[&str] = &[
     "name",
     "profile",
@@ -42,26 +42,9 @@ pub(crate) const CLUSTER_FIELDS: &[&str] = &[
     "azure",
 ];
 
-/// Fields of `defaults` and of a profile: every cluster field except its identity.
-pub(crate) const TEMPLATE_FIELDS: &[&str] = &[
-    "provider",
-    "region",
-    "tier",
-    "kubernetes",
-    "endpoint",
-    "zones",
-    "network",
-    "nodePools",
-    "addons",
-    "workloadIdentities",
-    "privateEndpoints",
-    "ring",
-    "labels",
-    "tags",
-    "dr",
-    "aws",
-    "azure",
-];
+/// Fields of `defaults` and of a profile: every cluster field except its identity
+/// (`name`, `profile`), which [`CLUSTER_FIELDS`] lists first.
+pub(crate) const TEMPLATE_FIELDS: &[&str] = CLUSTER_FIELDS.split_at(2).1;
 
 /// Field names that hold static credentials; never allowed in a workload identity.
 const CREDENTIAL_FIELDS: &[&str] = &[
