@@ -66,8 +66,8 @@ pub fn open_state(blueprint: &Path, global: &Global) -> Result<Box<dyn StateStor
     Ok(slipway_state::open_url(url, &blueprint_dir(blueprint))?)
 }
 
-/// Providers available in this build.
-pub fn registry() -> Registry {
+/// Expanders of every cloud: enough to validate, graph and plan without touching a cloud.
+pub fn expanders() -> Registry {
     let mut registry = Registry::new();
     registry.add_expander(Arc::new(slipway_aws::AwsExpander::default()));
     registry.add_expander(Arc::new(slipway_azure::AzureExpander::default()));

@@ -2,6 +2,7 @@
 //! engine together, and renders results. The only crate that prints.
 
 mod cli;
+mod cloud;
 mod commands;
 mod context;
 mod failure;

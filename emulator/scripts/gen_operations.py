@@ -20,12 +20,13 @@ OPS = {
         DisassociateRouteTable DeleteRouteTable DescribeRouteTables
         CreateSecurityGroup AuthorizeSecurityGroupIngress AuthorizeSecurityGroupEgress
         RevokeSecurityGroupIngress RevokeSecurityGroupEgress DeleteSecurityGroup
+        UpdateSecurityGroupRuleDescriptionsIngress UpdateSecurityGroupRuleDescriptionsEgress
         DescribeSecurityGroups DescribeSecurityGroupRules
         CreateVpcEndpoint DescribeVpcEndpoints ModifyVpcEndpoint DeleteVpcEndpoints
         CreateTags DeleteTags DescribeTags DescribeAvailabilityZones""",
     "iam": """CreateRole GetRole UpdateRole UpdateAssumeRolePolicy DeleteRole ListRoles
         AttachRolePolicy DetachRolePolicy ListAttachedRolePolicies
-        PutRolePolicy DeleteRolePolicy ListRolePolicies GetRolePolicy
+        PutRolePolicy DeleteRolePolicy ListRolePolicies GetRolePolicy ListInstanceProfilesForRole
         TagRole UntagRole ListRoleTags GetPolicy
         CreateOpenIDConnectProvider GetOpenIDConnectProvider DeleteOpenIDConnectProvider
         ListOpenIDConnectProviders TagOpenIDConnectProvider UntagOpenIDConnectProvider

@@ -30,8 +30,10 @@ pub(crate) struct Tagged {
 fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {
     let mut r = Response::new(axum::body::Body::from(value.to_string()));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -49,7 +51,13 @@ fn all_objects(cloud: &Cloud) -> Vec<Tagged> {
 }
 
 /// Handles `/_emulator/<rest>`.
-pub(crate) fn handle(shared: &Shared, method: &Method, rest: &str, query: &str, body: &[u8]) -> Response {
+pub(crate) fn handle(
+    shared: &Shared,
+    method: &Method,
+    rest: &str,
+    query: &str,
+    body: &[u8],
+) -> Response {
     match (method.as_str(), rest) {
         ("GET", "health") => json_response(
             StatusCode::OK,
@@ -69,9 +77,10 @@ pub(crate) fn handle(shared: &Shared, method: &Method, rest: &str, query: &str, 
             let parsed: Result<FaultConfig, String> = match serde_json::from_slice(body) {
                 Ok(f) => Ok(f),
                 Err(json_err) => match std::str::from_utf8(body) {
-                    Ok(text) if !text.trim_start().starts_with('{') => {
-                        text.trim().parse().map_err(|e: crate::faults::FaultParseError| e.to_string())
-                    }
+                    Ok(text) if !text.trim_start().starts_with('{') => text
+                        .trim()
+                        .parse()
+                        .map_err(|e: crate::faults::FaultParseError| e.to_string()),
                     _ => Err(json_err.to_string()),
                 },
             };
@@ -119,7 +128,10 @@ pub(crate) fn handle(shared: &Shared, method: &Method, rest: &str, query: &str, 
                     json!({ "service": o.service, "kind": o.kind, "id": o.id, "region": o.region, "tags": tags })
                 })
                 .collect();
-            json_response(StatusCode::OK, &json!({ "count": objects.len(), "objects": objects }))
+            json_response(
+                StatusCode::OK,
+                &json!({ "count": objects.len(), "objects": objects }),
+            )
         }
         _ => plain(
             StatusCode::NOT_FOUND,

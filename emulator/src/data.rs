@@ -320,39 +320,29 @@ impl AddonCatalogue {
     }
 }
 
-/// AWS managed policies (`arn:aws:iam::aws:policy<path><name>`) the emulator knows: `(path, name)`.
-pub(crate) const MANAGED_POLICIES: &[(&str, &str)] = &[
-    ("/", "AmazonEKSClusterPolicy"),
-    ("/", "AmazonEKSServicePolicy"),
-    ("/", "AmazonEKSVPCResourceController"),
-    ("/", "AmazonEKSWorkerNodePolicy"),
-    ("/", "AmazonEKSWorkerNodeMinimalPolicy"),
-    ("/", "AmazonEKS_CNI_Policy"),
-    ("/", "AmazonEKSComputePolicy"),
-    ("/", "AmazonEKSBlockStoragePolicy"),
-    ("/", "AmazonEKSLoadBalancingPolicy"),
-    ("/", "AmazonEKSNetworkingPolicy"),
-    ("/", "AmazonEC2ContainerRegistryReadOnly"),
-    ("/", "AmazonEC2ContainerRegistryPullOnly"),
-    ("/", "AmazonSSMManagedInstanceCore"),
-    ("/", "CloudWatchAgentServerPolicy"),
-    ("/", "AmazonS3ReadOnlyAccess"),
-    ("/", "AmazonS3FullAccess"),
-    ("/", "AmazonDynamoDBReadOnlyAccess"),
-    ("/", "AmazonSQSFullAccess"),
-    ("/", "SecretsManagerReadWrite"),
-    ("/", "ReadOnlyAccess"),
-    ("/", "AdministratorAccess"),
-    ("/service-role/", "AmazonEBSCSIDriverPolicy"),
-    ("/service-role/", "AmazonEFSCSIDriverPolicy"),
-];
+/// Every AWS managed policy as `path name` lines, generated from moto's snapshot of AWS's list
+/// by `emulator/scripts/gen_managed_policies.py`.
+const MANAGED_POLICIES: &str = include_str!("../data/aws-managed-policies.txt");
+
+/// `(path, name)` of every AWS managed policy (`arn:aws:iam::aws:policy<path><name>`).
+fn managed_policies() -> &'static [(&'static str, &'static str)] {
+    static PARSED: std::sync::OnceLock<Vec<(&'static str, &'static str)>> =
+        std::sync::OnceLock::new();
+    PARSED.get_or_init(|| {
+        MANAGED_POLICIES
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| l.split_once(' '))
+            .collect()
+    })
+}
 
 /// `(path, name)` of a managed policy ARN the emulator knows.
 pub(crate) fn managed_policy(arn: &str) -> Option<(&'static str, &'static str)> {
     let rest = arn.strip_prefix("arn:aws:iam::aws:policy")?;
-    MANAGED_POLICIES
+    managed_policies()
         .iter()
-        .find(|(path, name)| rest == format!("{path}{name}"))
+        .find(|(path, name)| rest.strip_prefix(path) == Some(name))
         .copied()
 }
 
@@ -373,17 +363,61 @@ pub(crate) const ACCESS_POLICIES: &[&str] = &[
 /// APIs removed in a Kubernetes minor: `(removed in, usage, replaced with)`.
 pub(crate) const API_REMOVALS: &[(&str, &str, &str)] = &[
     ("1.25", "/apis/policy/v1beta1/podsecuritypolicies", ""),
-    ("1.25", "/apis/batch/v1beta1/cronjobs", "/apis/batch/v1/cronjobs"),
-    ("1.25", "/apis/policy/v1beta1/poddisruptionbudgets", "/apis/policy/v1/poddisruptionbudgets"),
-    ("1.25", "/apis/discovery.k8s.io/v1beta1/endpointslices", "/apis/discovery.k8s.io/v1/endpointslices"),
-    ("1.25", "/apis/events.k8s.io/v1beta1/events", "/apis/events.k8s.io/v1/events"),
-    ("1.25", "/apis/autoscaling/v2beta1/horizontalpodautoscalers", "/apis/autoscaling/v2/horizontalpodautoscalers"),
-    ("1.25", "/apis/node.k8s.io/v1beta1/runtimeclasses", "/apis/node.k8s.io/v1/runtimeclasses"),
-    ("1.26", "/apis/flowcontrol.apiserver.k8s.io/v1beta1/flowschemas", "/apis/flowcontrol.apiserver.k8s.io/v1beta2/flowschemas"),
-    ("1.26", "/apis/autoscaling/v2beta2/horizontalpodautoscalers", "/apis/autoscaling/v2/horizontalpodautoscalers"),
-    ("1.27", "/apis/storage.k8s.io/v1beta1/csistoragecapacities", "/apis/storage.k8s.io/v1/csistoragecapacities"),
-    ("1.29", "/apis/flowcontrol.apiserver.k8s.io/v1beta2/flowschemas", "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas"),
-    ("1.32", "/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas", "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas"),
+    (
+        "1.25",
+        "/apis/batch/v1beta1/cronjobs",
+        "/apis/batch/v1/cronjobs",
+    ),
+    (
+        "1.25",
+        "/apis/policy/v1beta1/poddisruptionbudgets",
+        "/apis/policy/v1/poddisruptionbudgets",
+    ),
+    (
+        "1.25",
+        "/apis/discovery.k8s.io/v1beta1/endpointslices",
+        "/apis/discovery.k8s.io/v1/endpointslices",
+    ),
+    (
+        "1.25",
+        "/apis/events.k8s.io/v1beta1/events",
+        "/apis/events.k8s.io/v1/events",
+    ),
+    (
+        "1.25",
+        "/apis/autoscaling/v2beta1/horizontalpodautoscalers",
+        "/apis/autoscaling/v2/horizontalpodautoscalers",
+    ),
+    (
+        "1.25",
+        "/apis/node.k8s.io/v1beta1/runtimeclasses",
+        "/apis/node.k8s.io/v1/runtimeclasses",
+    ),
+    (
+        "1.26",
+        "/apis/flowcontrol.apiserver.k8s.io/v1beta1/flowschemas",
+        "/apis/flowcontrol.apiserver.k8s.io/v1beta2/flowschemas",
+    ),
+    (
+        "1.26",
+        "/apis/autoscaling/v2beta2/horizontalpodautoscalers",
+        "/apis/autoscaling/v2/horizontalpodautoscalers",
+    ),
+    (
+        "1.27",
+        "/apis/storage.k8s.io/v1beta1/csistoragecapacities",
+        "/apis/storage.k8s.io/v1/csistoragecapacities",
+    ),
+    (
+        "1.29",
+        "/apis/flowcontrol.apiserver.k8s.io/v1beta2/flowschemas",
+        "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas",
+    ),
+    (
+        "1.32",
+        "/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas",
+        "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas",
+    ),
 ];
 
 /// How many minors a kubelet may trail the API server (3 from 1.28; 2 before).

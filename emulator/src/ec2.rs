@@ -98,6 +98,8 @@ struct Nat {
     association_id: String,
     created: u64,
     deleted: Option<u64>,
+    /// When a `deleted` gateway stops being listed.
+    gone_at: Option<u64>,
     client_token: Option<String>,
     tags: Tags,
 }
@@ -227,7 +229,10 @@ fn not_found(id: &str) -> ApiError {
         "rtb" => ("InvalidRouteTableID.NotFound", "routeTable ID"),
         "rtbassoc" => ("InvalidAssociationID.NotFound", "association ID"),
         "sg" => ("InvalidGroup.NotFound", "security group ID"),
-        "sgr" => ("InvalidSecurityGroupRuleId.NotFound", "security group rule ID"),
+        "sgr" => (
+            "InvalidSecurityGroupRuleId.NotFound",
+            "security group rule ID",
+        ),
         "vpce" => ("InvalidVpcEndpointId.NotFound", "VpcEndpoint ID"),
         _ => ("InvalidID", "ID"),
     };
@@ -239,7 +244,9 @@ fn well_formed(id: &str, prefix: &str) -> ApiResult<()> {
     let ok = id
         .strip_prefix(prefix)
         .and_then(|r| r.strip_prefix('-'))
-        .is_some_and(|hex| (8..=17).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+        .is_some_and(|hex| {
+            (8..=17).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        });
     if ok {
         Ok(())
     } else {
@@ -273,13 +280,17 @@ fn cidr(param: &str, value: &str) -> ApiResult<Ipv4Net> {
     let net: Ipv4Net = value.parse().map_err(|_| {
         bad(
             "InvalidParameterValue",
-            format!("Value ({value}) for parameter {param} is invalid. This is not a valid CIDR block."),
+            format!(
+                "Value ({value}) for parameter {param} is invalid. This is not a valid CIDR block."
+            ),
         )
     })?;
     if net.trunc() != net {
         return Err(bad(
             "InvalidParameterValue",
-            format!("Value ({value}) for parameter {param} is invalid. This is not a valid CIDR block."),
+            format!(
+                "Value ({value}) for parameter {param} is invalid. This is not a valid CIDR block."
+            ),
         ));
     }
     Ok(net)
@@ -325,7 +336,10 @@ fn tag_specs(p: &Params, resource_type: &str) -> ApiResult<Tags> {
         }
     }
     if tags.len() > 50 {
-        return Err(bad("TagLimitExceeded", "The maximum number of tags (50) was exceeded"));
+        return Err(bad(
+            "TagLimitExceeded",
+            "The maximum number of tags (50) was exceeded",
+        ));
     }
     Ok(tags)
 }
@@ -374,15 +388,17 @@ impl Filters {
             } else {
                 field(name)
             };
-            values
-                .iter()
-                .any(|v| candidates.iter().any(|c| glob(v, c)))
+            values.iter().any(|v| candidates.iter().any(|c| glob(v, c)))
         })
     }
 }
 
 /// Applies `MaxResults`/`NextToken` to items sorted by id.
-fn paginate<T>(items: Vec<(String, T)>, p: &Params, with_ids: bool) -> ApiResult<(Vec<T>, Option<String>)> {
+fn paginate<T>(
+    items: Vec<(String, T)>,
+    p: &Params,
+    with_ids: bool,
+) -> ApiResult<(Vec<T>, Option<String>)> {
     let max = p.int("MaxResults", invalid_value)?;
     if let Some(max) = max {
         if with_ids {
@@ -394,7 +410,9 @@ fn paginate<T>(items: Vec<(String, T)>, p: &Params, with_ids: bool) -> ApiResult
         if !(5..=1000).contains(&max) {
             return Err(bad(
                 "InvalidParameterValue",
-                format!("Value ( {max} ) for parameter maxResults is invalid. Parameter must be between 5 and 1000."),
+                format!(
+                    "Value ( {max} ) for parameter maxResults is invalid. Parameter must be between 5 and 1000."
+                ),
             ));
         }
     }
@@ -402,10 +420,17 @@ fn paginate<T>(items: Vec<(String, T)>, p: &Params, with_ids: bool) -> ApiResult
         Some(token) => items
             .iter()
             .position(|(id, _)| id == token)
-            .ok_or_else(|| bad("InvalidPaginationToken", format!("Invalid pagination token: {token}")))?,
+            .ok_or_else(|| {
+                bad(
+                    "InvalidPaginationToken",
+                    format!("Invalid pagination token: {token}"),
+                )
+            })?,
         None => 0,
     };
-    let max = max.and_then(|m| usize::try_from(m).ok()).unwrap_or(usize::MAX);
+    let max = max
+        .and_then(|m| usize::try_from(m).ok())
+        .unwrap_or(usize::MAX);
     let mut rest: Vec<(String, T)> = items.into_iter().skip(start).collect();
     let next = (rest.len() > max).then(|| rest[max].0.clone());
     rest.truncate(max);
@@ -413,7 +438,11 @@ fn paginate<T>(items: Vec<(String, T)>, p: &Params, with_ids: bool) -> ApiResult
 }
 
 /// Objects by explicit id (each must exist), else all.
-fn select<'a, T>(map: &'a BTreeMap<String, T>, ids: &[String], prefix: &str) -> ApiResult<Vec<(String, &'a T)>> {
+fn select<'a, T>(
+    map: &'a BTreeMap<String, T>,
+    ids: &[String],
+    prefix: &str,
+) -> ApiResult<Vec<(String, &'a T)>> {
     if ids.is_empty() {
         return Ok(map.iter().map(|(k, v)| (k.clone(), v)).collect());
     }
@@ -429,7 +458,11 @@ fn select<'a, T>(map: &'a BTreeMap<String, T>, ids: &[String], prefix: &str) -> 
 }
 
 fn zones(region: &str) -> Vec<String> {
-    let letters = if region == "us-east-1" { "abcdef" } else { "abc" };
+    let letters = if region == "us-east-1" {
+        "abcdef"
+    } else {
+        "abc"
+    };
     letters.chars().map(|c| format!("{region}{c}")).collect()
 }
 
@@ -444,7 +477,10 @@ fn zone_id(region: &str, az: &str) -> String {
             }
         })
         .collect();
-    let n = az.chars().last().map_or(1, |c| u32::from(c) - u32::from('a') + 1);
+    let n = az
+        .chars()
+        .last()
+        .map_or(1, |c| u32::from(c) - u32::from('a') + 1);
     format!("{abbr}-az{n}")
 }
 
@@ -484,6 +520,8 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, op: &str, p: &Params) -> ApiResult<Xml> 
         "AuthorizeSecurityGroupEgress" => authorize(ctx, p, true),
         "RevokeSecurityGroupIngress" => revoke(ctx, p, false),
         "RevokeSecurityGroupEgress" => revoke(ctx, p, true),
+        "UpdateSecurityGroupRuleDescriptionsIngress" => update_descriptions(ctx, p, false),
+        "UpdateSecurityGroupRuleDescriptionsEgress" => update_descriptions(ctx, p, true),
         "DeleteSecurityGroup" => delete_security_group(ctx, p),
         "DescribeSecurityGroups" => describe_security_groups(ctx, p),
         "DescribeSecurityGroupRules" => describe_security_group_rules(ctx, p),
@@ -635,7 +673,15 @@ fn all_egress(id: String) -> Rule {
 fn describe_vpcs(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let filters = Filters::parse(
         p,
-        &["vpc-id", "cidr", "cidr-block-association.cidr-block", "state", "is-default", "owner-id", "dhcp-options-id"],
+        &[
+            "vpc-id",
+            "cidr",
+            "cidr-block-association.cidr-block",
+            "state",
+            "is-default",
+            "owner-id",
+            "dhcp-options-id",
+        ],
     )?;
     let ids = p.list("VpcId");
     let owner = ctx.account().to_owned();
@@ -673,23 +719,23 @@ fn delete_vpc(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let vpc = r.vpcs.get(id).ok_or_else(|| not_found(id))?;
     let in_use = r.subnets.values().any(|s| s.vpc_id == id)
         || r.igws.values().any(|g| g.vpc_id.as_deref() == Some(id))
-        || r
-            .security_groups
+        || r.security_groups
             .values()
             .any(|g| g.vpc_id == id && g.id != vpc.default_security_group)
-        || r
-            .route_tables
+        || r.route_tables
             .values()
             .any(|t| t.vpc_id == id && t.id != vpc.main_route_table)
         || r.endpoints.values().any(|e| e.vpc_id == id)
-        || r
-            .nats
+        || r.nats
             .values()
             .any(|n| n.vpc_id == id && n.state != "deleted");
     if in_use {
         return Err(dependency("vpc", id));
     }
-    let (rtb, sg) = (vpc.main_route_table.clone(), vpc.default_security_group.clone());
+    let (rtb, sg) = (
+        vpc.main_route_table.clone(),
+        vpc.default_security_group.clone(),
+    );
     r.route_tables.remove(&rtb);
     r.security_groups.remove(&sg);
     r.vpcs.remove(id);
@@ -760,9 +806,14 @@ fn describe_vpc_attribute(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
 
 fn subnet_xml(x: &mut Xml, s: &Subnet, region: &str, owner: &str) {
     let net: Option<Ipv4Net> = s.cidr.parse().ok();
-    let available = net.map_or(0, |n| (1u64 << (32 - u32::from(n.prefix_len()))).saturating_sub(5));
+    let available = net.map_or(0, |n| {
+        (1u64 << (32 - u32::from(n.prefix_len()))).saturating_sub(5)
+    });
     x.leaf("subnetId", &s.id)
-        .leaf("subnetArn", format!("arn:aws:ec2:{region}:{owner}:subnet/{}", s.id))
+        .leaf(
+            "subnetArn",
+            format!("arn:aws:ec2:{region}:{owner}:subnet/{}", s.id),
+        )
         .leaf("ownerId", owner)
         .leaf("state", "available")
         .leaf("vpcId", &s.vpc_id)
@@ -816,19 +867,27 @@ fn create_subnet(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let (rgn, owner) = (ctx.region.clone(), ctx.account().to_owned());
     let r = region(ctx);
     let vpc = r.vpcs.get(vpc_id).ok_or_else(|| not_found(vpc_id))?;
-    let vpc_net: Ipv4Net = vpc.cidr.parse().map_err(|_| invalid_value("cidrBlock", &vpc.cidr))?;
+    let vpc_net: Ipv4Net = vpc
+        .cidr
+        .parse()
+        .map_err(|_| invalid_value("cidrBlock", &vpc.cidr))?;
     if !(16..=28).contains(&net.prefix_len()) || !vpc_net.contains(&net) {
         return Err(bad(
             "InvalidSubnet.Range",
             format!("The CIDR '{block}' is invalid."),
         ));
     }
-    if let Some(other) = r.subnets.values().find(|s| {
-        s.vpc_id == vpc_id && s.cidr.parse::<Ipv4Net>().is_ok_and(|o| overlaps(&o, &net))
-    }) {
+    if let Some(other) = r
+        .subnets
+        .values()
+        .find(|s| s.vpc_id == vpc_id && s.cidr.parse::<Ipv4Net>().is_ok_and(|o| overlaps(&o, &net)))
+    {
         return Err(bad(
             "InvalidSubnet.Conflict",
-            format!("The CIDR '{block}' conflicts with another subnet ({})", other.id),
+            format!(
+                "The CIDR '{block}' conflicts with another subnet ({})",
+                other.id
+            ),
         ));
     }
     let subnet = Subnet {
@@ -848,7 +907,18 @@ fn create_subnet(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
 fn describe_subnets(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let filters = Filters::parse(
         p,
-        &["vpc-id", "subnet-id", "cidr-block", "cidr", "availability-zone", "availability-zone-id", "state", "map-public-ip-on-launch", "default-for-az", "owner-id"],
+        &[
+            "vpc-id",
+            "subnet-id",
+            "cidr-block",
+            "cidr",
+            "availability-zone",
+            "availability-zone-id",
+            "state",
+            "map-public-ip-on-launch",
+            "default-for-az",
+            "owner-id",
+        ],
     )?;
     let ids = p.list("SubnetId");
     let (rgn, owner) = (ctx.region.clone(), ctx.account().to_owned());
@@ -872,7 +942,9 @@ fn describe_subnets(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
         .collect();
     let (page, next) = paginate(selected, p, !ids.is_empty())?;
     let mut x = Xml::new();
-    x.list("subnetSet", "item", page, |x, s| subnet_xml(x, s, &rgn, &owner));
+    x.list("subnetSet", "item", page, |x, s| {
+        subnet_xml(x, s, &rgn, &owner)
+    });
     x.opt("nextToken", next);
     Ok(x)
 }
@@ -894,7 +966,9 @@ fn delete_subnet(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
         .nats
         .values()
         .any(|n| n.subnet_id == id && n.state != "deleted")
-        || r.endpoints.values().any(|e| e.subnets.iter().any(|s| s == id))
+        || r.endpoints
+            .values()
+            .any(|e| e.subnets.iter().any(|s| s == id))
         || eks_user.is_some();
     if in_use {
         return Err(dependency("subnet", id));
@@ -938,15 +1012,12 @@ fn modify_subnet_attribute(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
 // ---------------------------------------------------------------- internet gateways
 
 fn igw_xml(x: &mut Xml, g: &Igw, owner: &str) {
-    x.leaf("internetGatewayId", &g.id).leaf("ownerId", owner).list(
-        "attachmentSet",
-        "item",
-        g.vpc_id.iter(),
-        |x, vpc| {
+    x.leaf("internetGatewayId", &g.id)
+        .leaf("ownerId", owner)
+        .list("attachmentSet", "item", g.vpc_id.iter(), |x, vpc| {
             // EC2 reports an attached gateway's attachment as "available".
             x.leaf("vpcId", vpc).leaf("state", "available");
-        },
-    );
+        });
     tag_set(x, &g.tags);
 }
 
@@ -985,14 +1056,20 @@ fn attach_igw(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     {
         return Err(bad(
             "Resource.AlreadyAssociated",
-            format!("Network {vpc_id} already has an internet gateway attached ({})", other.id),
+            format!(
+                "Network {vpc_id} already has an internet gateway attached ({})",
+                other.id
+            ),
         ));
     }
     let g = r.igws.get_mut(id).ok_or_else(|| not_found(id))?;
     if g.vpc_id.is_some() {
         return Err(bad(
             "Resource.AlreadyAssociated",
-            format!("resource {id} is already attached to network {}", g.vpc_id.clone().unwrap_or_default()),
+            format!(
+                "resource {id} is already attached to network {}",
+                g.vpc_id.clone().unwrap_or_default()
+            ),
         ));
     }
     g.vpc_id = Some(vpc_id.to_owned());
@@ -1010,14 +1087,17 @@ fn detach_igw(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
             format!("resource {id} is not attached to network {vpc_id}"),
         ));
     }
-    if r
-        .nats
-        .values()
-        .any(|n| n.vpc_id == vpc_id && n.connectivity == "public" && n.state != "deleted" && n.state != "failed")
-    {
+    if r.nats.values().any(|n| {
+        n.vpc_id == vpc_id
+            && n.connectivity == "public"
+            && n.state != "deleted"
+            && n.state != "failed"
+    }) {
         return Err(bad(
             "DependencyViolation",
-            format!("Network {vpc_id} has some mapped public address(es). Please unmap those public address(es) before detaching the gateway."),
+            format!(
+                "Network {vpc_id} has some mapped public address(es). Please unmap those public address(es) before detaching the gateway."
+            ),
         ));
     }
     if let Some(g) = r.igws.get_mut(id) {
@@ -1038,7 +1118,15 @@ fn delete_igw(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
 }
 
 fn describe_igws(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
-    let filters = Filters::parse(p, &["attachment.vpc-id", "attachment.state", "internet-gateway-id", "owner-id"])?;
+    let filters = Filters::parse(
+        p,
+        &[
+            "attachment.vpc-id",
+            "attachment.state",
+            "internet-gateway-id",
+            "owner-id",
+        ],
+    )?;
     let ids = p.list("InternetGatewayId");
     let owner = ctx.account().to_owned();
     let r = region(ctx);
@@ -1056,16 +1144,19 @@ fn describe_igws(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
         .collect();
     let (page, next) = paginate(selected, p, !ids.is_empty())?;
     let mut x = Xml::new();
-    x.list("internetGatewaySet", "item", page, |x, g| igw_xml(x, g, &owner));
+    x.list("internetGatewaySet", "item", page, |x, g| {
+        igw_xml(x, g, &owner)
+    });
     x.opt("nextToken", next);
     Ok(x)
 }
 
 // ---------------------------------------------------------------- Elastic IPs
 
-fn address_user(r: &Ec2Region, allocation: &str) -> Option<&Nat> {
+fn address_user<'r>(r: &'r Ec2Region, allocation: &str) -> Option<&'r Nat> {
     r.nats.values().find(|n| {
-        n.allocation_id.as_deref() == Some(allocation) && !["deleted", "failed"].contains(&n.state.as_str())
+        n.allocation_id.as_deref() == Some(allocation)
+            && !["deleted", "failed"].contains(&n.state.as_str())
     })
 }
 
@@ -1078,7 +1169,12 @@ fn allocate_address(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let id = format!("eipalloc-{}", ctx.hex(17));
     let d = ctx.draw();
     // 198.18.0.0/15 is reserved for benchmarking: never a real public address.
-    let ip = format!("198.{}.{}.{}", 18 + (d & 1), (d >> 8) & 0xff, 1 + ((d >> 16) % 254));
+    let ip = format!(
+        "198.{}.{}.{}",
+        18 + (d & 1),
+        (d >> 8) & 0xff,
+        1 + ((d >> 16) % 254)
+    );
     let rgn = ctx.region.clone();
     let mut x = Xml::new();
     x.leaf("publicIp", &ip)
@@ -1098,7 +1194,9 @@ fn allocate_address(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
 }
 
 fn release_address(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
-    let id = p.get("AllocationId").ok_or_else(|| missing("AllocationId"))?;
+    let id = p
+        .get("AllocationId")
+        .ok_or_else(|| missing("AllocationId"))?;
     well_formed(id, "eipalloc")?;
     let r = region(ctx);
     if !r.addresses.contains_key(id) {
@@ -1115,7 +1213,17 @@ fn release_address(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
 }
 
 fn describe_addresses(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
-    let filters = Filters::parse(p, &["allocation-id", "public-ip", "domain", "association-id", "network-interface-id", "private-ip-address"])?;
+    let filters = Filters::parse(
+        p,
+        &[
+            "allocation-id",
+            "public-ip",
+            "domain",
+            "association-id",
+            "network-interface-id",
+            "private-ip-address",
+        ],
+    )?;
     let ids = p.list("AllocationId");
     let ips = p.list("PublicIp");
     let rgn = ctx.region.clone();
@@ -1124,7 +1232,10 @@ fn describe_addresses(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     if !ips.is_empty() {
         for ip in &ips {
             if !r.addresses.values().any(|a| &a.public_ip == ip) {
-                return Err(bad("InvalidAddress.NotFound", format!("Address '{ip}' not found.")));
+                return Err(bad(
+                    "InvalidAddress.NotFound",
+                    format!("Address '{ip}' not found."),
+                ));
             }
         }
         selected.retain(|(_, a)| ips.contains(&a.public_ip));
@@ -1169,15 +1280,30 @@ fn nat_xml(x: &mut Xml, n: &Nat, r: &Ec2Region) {
         .opt("deleteTime", n.deleted.map(iso8601))
         .opt("failureCode", n.failure.as_ref().map(|f| &f.0))
         .opt("failureMessage", n.failure.as_ref().map(|f| &f.1))
-        .list("natGatewayAddressSet", "item", n.allocation_id.iter(), |x, alloc| {
-            x.leaf("allocationId", alloc)
-                .leaf("networkInterfaceId", &n.eni_id)
-                .leaf("privateIp", &n.private_ip)
-                .opt("publicIp", r.addresses.get(alloc).map(|a| a.public_ip.clone()))
-                .leaf("associationId", &n.association_id)
-                .leaf("isPrimary", "true")
-                .leaf("status", if n.state == "deleted" { "disassociating" } else { "succeeded" });
-        })
+        .list(
+            "natGatewayAddressSet",
+            "item",
+            n.allocation_id.iter(),
+            |x, alloc| {
+                x.leaf("allocationId", alloc)
+                    .leaf("networkInterfaceId", &n.eni_id)
+                    .leaf("privateIp", &n.private_ip)
+                    .opt(
+                        "publicIp",
+                        r.addresses.get(alloc).map(|a| a.public_ip.clone()),
+                    )
+                    .leaf("associationId", &n.association_id)
+                    .leaf("isPrimary", "true")
+                    .leaf(
+                        "status",
+                        if n.state == "deleted" {
+                            "disassociating"
+                        } else {
+                            "succeeded"
+                        },
+                    );
+            },
+        )
         .leaf("natGatewayId", &n.id)
         .leaf("state", &n.state)
         .leaf("subnetId", &n.subnet_id)
@@ -1221,11 +1347,21 @@ fn create_nat(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
         x.node("natGateway", |x| nat_xml(x, existing, r));
         return Ok(x);
     }
-    let subnet = r.subnets.get(&subnet_id).ok_or_else(|| not_found(&subnet_id))?;
+    let subnet = r
+        .subnets
+        .get(&subnet_id)
+        .ok_or_else(|| not_found(&subnet_id))?;
     let vpc_id = subnet.vpc_id.clone();
-    let net: Ipv4Net = subnet.cidr.parse().map_err(|_| invalid_value("cidrBlock", &subnet.cidr))?;
+    let net: Ipv4Net = subnet
+        .cidr
+        .parse()
+        .map_err(|_| invalid_value("cidrBlock", &subnet.cidr))?;
     let host = 4 + u32::try_from(d % 200).unwrap_or(0);
-    let private_ip = net.hosts().nth(host as usize).unwrap_or(net.network()).to_string();
+    let private_ip = net
+        .hosts()
+        .nth(host as usize)
+        .unwrap_or(net.network())
+        .to_string();
     if connectivity == "public" {
         let alloc = allocation.as_deref().ok_or_else(|| {
             bad(
@@ -1243,7 +1379,11 @@ fn create_nat(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
                 format!("Elastic IP address [{alloc}] is already associated"),
             ));
         }
-        if !r.igws.values().any(|g| g.vpc_id.as_deref() == Some(vpc_id.as_str())) {
+        if !r
+            .igws
+            .values()
+            .any(|g| g.vpc_id.as_deref() == Some(vpc_id.as_str()))
+        {
             return Err(bad(
                 "Gateway.NotAttached",
                 format!("Network {vpc_id} has no Internet gateway attached"),
@@ -1272,6 +1412,7 @@ fn create_nat(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
         association_id: assoc,
         created: now,
         deleted: None,
+        gone_at: None,
         client_token: token.clone(),
         tags,
     };
@@ -1312,6 +1453,7 @@ fn delete_nat(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let id = p.required("NatGatewayId", missing)?.to_owned();
     well_formed(&id, "nat")?;
     let (now, deadline) = (ctx.now, ctx.deadline(Op::NatDelete, &id));
+    let retention = ctx.deadline(Op::NatRetention, &id) - now;
     let r = region(ctx);
     let n = r.nats.get_mut(&id).ok_or_else(|| not_found(&id))?;
     if n.state == "deleted" || n.state == "deleting" {
@@ -1319,6 +1461,7 @@ fn delete_nat(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     }
     n.state = "deleting".to_owned();
     n.deleted = Some(now);
+    n.gone_at = Some(deadline + retention);
     n.pending = Some(Pending {
         at: deadline,
         to: "deleted".to_owned(),
@@ -1343,7 +1486,10 @@ fn route_table_xml(x: &mut Xml, t: &RouteTable, r: &Ec2Region, owner: &str) {
             x.opt("gatewayId", route.gateway_id.as_ref())
                 .opt("natGatewayId", route.nat_gateway_id.as_ref());
             let alive = match (&route.gateway_id, &route.nat_gateway_id) {
-                (_, Some(nat)) => r.nats.get(nat).is_some_and(|n| n.state != "deleted" && n.state != "failed"),
+                (_, Some(nat)) => r
+                    .nats
+                    .get(nat)
+                    .is_some_and(|n| n.state != "deleted" && n.state != "failed"),
                 (Some(g), None) if g.starts_with("igw-") => r
                     .igws
                     .get(g)
@@ -1421,7 +1567,11 @@ fn route_table_param(p: &Params) -> ApiResult<&str> {
 }
 
 fn destination(p: &Params) -> ApiResult<String> {
-    match (p.get("DestinationCidrBlock"), p.get("DestinationPrefixListId"), p.get("DestinationIpv6CidrBlock")) {
+    match (
+        p.get("DestinationCidrBlock"),
+        p.get("DestinationPrefixListId"),
+        p.get("DestinationIpv6CidrBlock"),
+    ) {
         (Some(c), None, None) => Ok(cidr("destinationCidrBlock", c)?.to_string()),
         (None, Some(pl), None) => Ok(pl.to_owned()),
         (None, None, Some(_)) => Err(bad("InvalidParameterValue", "IPv6 routes are not emulated")),
@@ -1435,8 +1585,25 @@ fn destination(p: &Params) -> ApiResult<String> {
 fn put_route(ctx: &mut Ctx<'_>, p: &Params, replace: bool) -> ApiResult<Xml> {
     let id = route_table_param(p)?;
     let dest = destination(p)?;
-    let targets = ["GatewayId", "NatGatewayId", "VpcEndpointId", "TransitGatewayId", "NetworkInterfaceId", "VpcPeeringConnectionId", "InstanceId", "EgressOnlyInternetGatewayId", "LocalGatewayId", "CarrierGatewayId", "CoreNetworkArn", "OdbNetworkArn"];
-    let given: Vec<&str> = targets.iter().copied().filter(|t| p.get(t).is_some()).collect();
+    let targets = [
+        "GatewayId",
+        "NatGatewayId",
+        "VpcEndpointId",
+        "TransitGatewayId",
+        "NetworkInterfaceId",
+        "VpcPeeringConnectionId",
+        "InstanceId",
+        "EgressOnlyInternetGatewayId",
+        "LocalGatewayId",
+        "CarrierGatewayId",
+        "CoreNetworkArn",
+        "OdbNetworkArn",
+    ];
+    let given: Vec<&str> = targets
+        .iter()
+        .copied()
+        .filter(|t| p.get(t).is_some())
+        .collect();
     if given.len() != 1 {
         return Err(bad(
             "InvalidParameterCombination",
@@ -1456,14 +1623,19 @@ fn put_route(ctx: &mut Ctx<'_>, p: &Params, replace: bool) -> ApiResult<Xml> {
         "GatewayId" => {
             let g = p.get("GatewayId").unwrap_or("");
             if g.starts_with("vpce-") {
-                return Err(bad("InvalidParameterValue", "Gateway endpoint routes are managed by the endpoint"));
+                return Err(bad(
+                    "InvalidParameterValue",
+                    "Gateway endpoint routes are managed by the endpoint",
+                ));
             }
             well_formed(g, "igw")?;
             let igw = r.igws.get(g).ok_or_else(|| not_found(g))?;
             if igw.vpc_id.as_deref() != Some(vpc_id.as_str()) {
                 return Err(bad(
                     "InvalidParameterValue",
-                    format!("route table {id} and network gateway {g} belong to different networks"),
+                    format!(
+                        "route table {id} and network gateway {g} belong to different networks"
+                    ),
                 ));
             }
             route.gateway_id = Some(g.to_owned());
@@ -1471,7 +1643,11 @@ fn put_route(ctx: &mut Ctx<'_>, p: &Params, replace: bool) -> ApiResult<Xml> {
         "NatGatewayId" => {
             let n = p.get("NatGatewayId").unwrap_or("");
             well_formed(n, "nat")?;
-            let nat = r.nats.get(n).filter(|x| x.state != "deleted").ok_or_else(|| not_found(n))?;
+            let nat = r
+                .nats
+                .get(n)
+                .filter(|x| x.state != "deleted")
+                .ok_or_else(|| not_found(n))?;
             if nat.vpc_id != vpc_id {
                 return Err(bad(
                     "InvalidParameterValue",
@@ -1504,7 +1680,10 @@ fn put_route(ctx: &mut Ctx<'_>, p: &Params, replace: bool) -> ApiResult<Xml> {
         }
         (true, Some(i)) => {
             if t.routes[i].gateway_id.as_deref() == Some("local") {
-                return Err(bad("InvalidParameterValue", "cannot replace the local route"));
+                return Err(bad(
+                    "InvalidParameterValue",
+                    "cannot replace the local route",
+                ));
             }
             route.origin = "CreateRoute".to_owned();
             t.routes[i] = route;
@@ -1541,13 +1720,14 @@ fn delete_route(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
 
 fn associate_route_table(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let id = route_table_param(p)?;
-    let subnet_id = p
-        .get("SubnetId")
-        .ok_or_else(|| missing("SubnetId"))?;
+    let subnet_id = p.get("SubnetId").ok_or_else(|| missing("SubnetId"))?;
     well_formed(subnet_id, "subnet")?;
     let assoc = format!("rtbassoc-{}", ctx.hex(17));
     let r = region(ctx);
-    let subnet = r.subnets.get(subnet_id).ok_or_else(|| not_found(subnet_id))?;
+    let subnet = r
+        .subnets
+        .get(subnet_id)
+        .ok_or_else(|| not_found(subnet_id))?;
     let t = r.route_tables.get(id).ok_or_else(|| not_found(id))?;
     if t.vpc_id != subnet.vpc_id {
         return Err(bad(
@@ -1562,7 +1742,10 @@ fn associate_route_table(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     {
         return Err(bad(
             "Resource.AlreadyAssociated",
-            format!("the specified association for route table {} conflicts with an existing association", other.id),
+            format!(
+                "the specified association for route table {} conflicts with an existing association",
+                other.id
+            ),
         ));
     }
     if let Some(t) = r.route_tables.get_mut(id) {
@@ -1572,17 +1755,17 @@ fn associate_route_table(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
         });
     }
     let mut x = Xml::new();
-    x.leaf("associationId", assoc).node("associationState", |x| {
-        x.leaf("state", "associated");
-    });
+    x.leaf("associationId", assoc)
+        .node("associationState", |x| {
+            x.leaf("state", "associated");
+        });
     Ok(x)
 }
 
 fn disassociate_route_table(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let assoc = p.required("AssociationId", missing)?;
     let r = region(ctx);
-    if r
-        .route_tables
+    if r.route_tables
         .values()
         .any(|t| t.main_association.as_deref() == Some(assoc))
     {
@@ -1617,7 +1800,17 @@ fn delete_route_table(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
 fn describe_route_tables(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let filters = Filters::parse(
         p,
-        &["vpc-id", "route-table-id", "association.subnet-id", "association.main", "association.route-table-association-id", "route.nat-gateway-id", "route.gateway-id", "route.destination-cidr-block", "owner-id"],
+        &[
+            "vpc-id",
+            "route-table-id",
+            "association.subnet-id",
+            "association.main",
+            "association.route-table-association-id",
+            "route.nat-gateway-id",
+            "route.gateway-id",
+            "route.destination-cidr-block",
+            "owner-id",
+        ],
     )?;
     let ids = p.list("RouteTableId");
     let owner = ctx.account().to_owned();
@@ -1628,7 +1821,9 @@ fn describe_route_tables(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
             filters.matches(&t.tags, |name| match name {
                 "vpc-id" => vec![t.vpc_id.clone()],
                 "route-table-id" => vec![t.id.clone()],
-                "association.subnet-id" => t.associations.iter().map(|a| a.subnet_id.clone()).collect(),
+                "association.subnet-id" => {
+                    t.associations.iter().map(|a| a.subnet_id.clone()).collect()
+                }
                 "association.main" => vec![t.main_association.is_some().to_string()],
                 "association.route-table-association-id" => t
                     .associations
@@ -1636,9 +1831,19 @@ fn describe_route_tables(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
                     .map(|a| a.id.clone())
                     .chain(t.main_association.clone())
                     .collect(),
-                "route.nat-gateway-id" => t.routes.iter().filter_map(|r| r.nat_gateway_id.clone()).collect(),
-                "route.gateway-id" => t.routes.iter().filter_map(|r| r.gateway_id.clone()).collect(),
-                "route.destination-cidr-block" => t.routes.iter().map(|r| r.destination.clone()).collect(),
+                "route.nat-gateway-id" => t
+                    .routes
+                    .iter()
+                    .filter_map(|r| r.nat_gateway_id.clone())
+                    .collect(),
+                "route.gateway-id" => t
+                    .routes
+                    .iter()
+                    .filter_map(|r| r.gateway_id.clone())
+                    .collect(),
+                "route.destination-cidr-block" => {
+                    t.routes.iter().map(|r| r.destination.clone()).collect()
+                }
                 "owner-id" => vec![owner.clone()],
                 _ => Vec::new(),
             })
@@ -1646,7 +1851,9 @@ fn describe_route_tables(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
         .collect();
     let (page, next) = paginate(selected, p, !ids.is_empty())?;
     let mut x = Xml::new();
-    x.list("routeTableSet", "item", page, |x, t| route_table_xml(x, t, r, &owner));
+    x.list("routeTableSet", "item", page, |x, t| {
+        route_table_xml(x, t, r, &owner)
+    });
     x.opt("nextToken", next);
     Ok(x)
 }
@@ -1670,23 +1877,43 @@ fn permissions_xml(x: &mut Xml, name: &str, rules: &[&Rule], owner: &str) {
         if protocol != "-1" {
             x.leaf("fromPort", from).leaf("toPort", to);
         }
-        x.list("groups", "item", rules.iter().filter(|r| r.group.is_some()), |x, r| {
-            x.opt("description", r.description.as_ref())
-                .leaf("userId", owner)
-                .opt("groupId", r.group.as_ref());
-        })
-        .list("ipRanges", "item", rules.iter().filter(|r| r.cidr_ipv4.is_some()), |x, r| {
-            x.opt("cidrIp", r.cidr_ipv4.as_ref())
-                .opt("description", r.description.as_ref());
-        })
-        .list("ipv6Ranges", "item", rules.iter().filter(|r| r.cidr_ipv6.is_some()), |x, r| {
-            x.opt("cidrIpv6", r.cidr_ipv6.as_ref())
-                .opt("description", r.description.as_ref());
-        })
-        .list("prefixListIds", "item", rules.iter().filter(|r| r.prefix_list.is_some()), |x, r| {
-            x.opt("prefixListId", r.prefix_list.as_ref())
-                .opt("description", r.description.as_ref());
-        });
+        x.list(
+            "groups",
+            "item",
+            rules.iter().filter(|r| r.group.is_some()),
+            |x, r| {
+                x.opt("description", r.description.as_ref())
+                    .leaf("userId", owner)
+                    .opt("groupId", r.group.as_ref());
+            },
+        )
+        .list(
+            "ipRanges",
+            "item",
+            rules.iter().filter(|r| r.cidr_ipv4.is_some()),
+            |x, r| {
+                x.opt("cidrIp", r.cidr_ipv4.as_ref())
+                    .opt("description", r.description.as_ref());
+            },
+        )
+        .list(
+            "ipv6Ranges",
+            "item",
+            rules.iter().filter(|r| r.cidr_ipv6.is_some()),
+            |x, r| {
+                x.opt("cidrIpv6", r.cidr_ipv6.as_ref())
+                    .opt("description", r.description.as_ref());
+            },
+        )
+        .list(
+            "prefixListIds",
+            "item",
+            rules.iter().filter(|r| r.prefix_list.is_some()),
+            |x, r| {
+                x.opt("prefixListId", r.prefix_list.as_ref())
+                    .opt("description", r.description.as_ref());
+            },
+        );
     });
 }
 
@@ -1699,8 +1926,10 @@ fn security_group_xml(x: &mut Xml, g: &SecurityGroup, region: &str, owner: &str)
         .leaf("groupDescription", &g.description);
     permissions_xml(x, "ipPermissions", &ingress, owner);
     permissions_xml(x, "ipPermissionsEgress", &egress, owner);
-    x.leaf("vpcId", &g.vpc_id)
-        .leaf("securityGroupArn", format!("arn:aws:ec2:{region}:{owner}:security-group/{}", g.id));
+    x.leaf("vpcId", &g.vpc_id).leaf(
+        "securityGroupArn",
+        format!("arn:aws:ec2:{region}:{owner}:security-group/{}", g.id),
+    );
     tag_set(x, &g.tags);
 }
 
@@ -1722,7 +1951,10 @@ fn rule_xml(x: &mut Xml, g: &SecurityGroup, r: &Rule, region: &str, owner: &str)
     }
     x.opt("description", r.description.as_ref())
         .node("tagSet", |_| {})
-        .leaf("securityGroupRuleArn", format!("arn:aws:ec2:{region}:{owner}:security-group-rule/{}", r.id));
+        .leaf(
+            "securityGroupRuleArn",
+            format!("arn:aws:ec2:{region}:{owner}:security-group-rule/{}", r.id),
+        );
 }
 
 fn create_security_group(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
@@ -1736,7 +1968,9 @@ fn create_security_group(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     if name.len() > 255 || name.to_ascii_lowercase().starts_with("sg-") || name == "default" {
         return Err(bad(
             "InvalidParameterValue",
-            format!("Value ({name}) for parameter GroupName is invalid. Group names may not be 'default' or start with 'sg-' and are at most 255 characters."),
+            format!(
+                "Value ({name}) for parameter GroupName is invalid. Group names may not be 'default' or start with 'sg-' and are at most 255 characters."
+            ),
         ));
     }
     if description.len() > 255 {
@@ -1750,8 +1984,7 @@ fn create_security_group(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     if !r.vpcs.contains_key(&vpc_id) {
         return Err(not_found(&vpc_id));
     }
-    if r
-        .security_groups
+    if r.security_groups
         .values()
         .any(|g| g.vpc_id == vpc_id && g.name == name)
     {
@@ -1763,7 +1996,10 @@ fn create_security_group(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let mut x = Xml::new();
     x.leaf("return", "true").leaf("groupId", &id);
     tag_set(&mut x, &tags);
-    x.leaf("securityGroupArn", format!("arn:aws:ec2:{rgn}:{owner}:security-group/{id}"));
+    x.leaf(
+        "securityGroupArn",
+        format!("arn:aws:ec2:{rgn}:{owner}:security-group/{id}"),
+    );
     r.security_groups.insert(
         id.clone(),
         SecurityGroup {
@@ -1792,17 +2028,31 @@ fn protocol(value: &str) -> ApiResult<String> {
 }
 
 /// The rules an `IpPermissions` list (or the legacy top-level form) describes.
-fn requested_rules(p: &Params, egress: bool, group_id: &str, vpc_id: &str, r: &Ec2Region) -> ApiResult<Vec<Rule>> {
+fn requested_rules(
+    p: &Params,
+    egress: bool,
+    group_id: &str,
+    vpc_id: &str,
+    r: &Ec2Region,
+) -> ApiResult<Vec<Rule>> {
     let mut perms = p.structs("IpPermissions");
     if perms.is_empty() && p.get("IpProtocol").is_some() {
         let mut legacy = Params::default();
-        for (k, v) in [("IpProtocol", "IpProtocol"), ("FromPort", "FromPort"), ("ToPort", "ToPort")] {
+        for (k, v) in [
+            ("IpProtocol", "IpProtocol"),
+            ("FromPort", "FromPort"),
+            ("ToPort", "ToPort"),
+        ] {
             if let Some(val) = p.get(k) {
-                legacy.extend(Params::parse(format!("{v}={}", form_encode(val)).as_bytes()));
+                legacy.extend(Params::parse(
+                    format!("{v}={}", form_encode(val)).as_bytes(),
+                ));
             }
         }
         if let Some(c) = p.get("CidrIp") {
-            legacy.extend(Params::parse(format!("IpRanges.1.CidrIp={}", form_encode(c)).as_bytes()));
+            legacy.extend(Params::parse(
+                format!("IpRanges.1.CidrIp={}", form_encode(c)).as_bytes(),
+            ));
         }
         perms.push(legacy);
     }
@@ -1826,7 +2076,9 @@ fn requested_rules(p: &Params, egress: bool, group_id: &str, vpc_id: &str, r: &E
                 if !(0..=65535).contains(&f) || !(0..=65535).contains(&t) || f > t {
                     return Err(bad(
                         "InvalidParameterValue",
-                        format!("Invalid value for portRange. From port {f} and to port {t} must be between 0 and 65535 with from <= to."),
+                        format!(
+                            "Invalid value for portRange. From port {f} and to port {t} must be between 0 and 65535 with from <= to."
+                        ),
                     ));
                 }
                 (f, t)
@@ -1858,7 +2110,8 @@ fn requested_rules(p: &Params, egress: bool, group_id: &str, vpc_id: &str, r: &E
         }
         for range in perm.structs("Ipv6Ranges") {
             let c = range.required("CidrIpv6", missing)?;
-            c.parse::<ipnet::Ipv6Net>().map_err(|_| invalid_value("CidrIpv6", c))?;
+            c.parse::<ipnet::Ipv6Net>()
+                .map_err(|_| invalid_value("CidrIpv6", c))?;
             rules.push(Rule {
                 cidr_ipv6: Some(c.to_owned()),
                 description: range.get("Description").map(str::to_owned),
@@ -1874,7 +2127,12 @@ fn requested_rules(p: &Params, egress: bool, group_id: &str, vpc_id: &str, r: &E
                     .values()
                     .find(|g| g.vpc_id == vpc_id && g.name == name)
                     .map(|g| g.id.clone())
-                    .ok_or_else(|| bad("InvalidGroup.NotFound", format!("The security group '{name}' does not exist in VPC '{vpc_id}'")))?,
+                    .ok_or_else(|| {
+                        bad(
+                            "InvalidGroup.NotFound",
+                            format!("The security group '{name}' does not exist in VPC '{vpc_id}'"),
+                        )
+                    })?,
                 (None, None) => return Err(missing("GroupId")),
             };
             well_formed(&gid, "sg")?;
@@ -1882,7 +2140,9 @@ fn requested_rules(p: &Params, egress: bool, group_id: &str, vpc_id: &str, r: &E
             if referenced.vpc_id != vpc_id && gid != group_id {
                 return Err(bad(
                     "InvalidGroup.NotFound",
-                    format!("You have specified a security group '{gid}' that is not in VPC '{vpc_id}'"),
+                    format!(
+                        "You have specified a security group '{gid}' that is not in VPC '{vpc_id}'"
+                    ),
                 ));
             }
             rules.push(Rule {
@@ -1915,7 +2175,7 @@ fn form_encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-fn group_param<'p>(p: &'p Params, r: &Ec2Region) -> ApiResult<String> {
+fn group_param(p: &Params, r: &Ec2Region) -> ApiResult<String> {
     match (p.get("GroupId"), p.get("GroupName")) {
         (Some(id), _) => {
             well_formed(id, "sg")?;
@@ -1957,17 +2217,30 @@ fn authorize(ctx: &mut Ctx<'_>, p: &Params, egress: bool) -> ApiResult<Xml> {
     }
     let r = region(ctx);
     let group_id = group_param(p, r)?;
-    let vpc_id = r.security_groups.get(&group_id).map(|g| g.vpc_id.clone()).unwrap_or_default();
+    let vpc_id = r
+        .security_groups
+        .get(&group_id)
+        .map(|g| g.vpc_id.clone())
+        .unwrap_or_default();
     let mut rules = requested_rules(p, egress, &group_id, &vpc_id, r)?;
     if rules.len() > ids.len() {
-        return Err(bad("RulesPerSecurityGroupLimitExceeded", "too many rules in one request"));
+        return Err(bad(
+            "RulesPerSecurityGroupLimitExceeded",
+            "too many rules in one request",
+        ));
     }
-    let g = r.security_groups.get_mut(&group_id).ok_or_else(|| not_found(&group_id))?;
+    let g = r
+        .security_groups
+        .get_mut(&group_id)
+        .ok_or_else(|| not_found(&group_id))?;
     for (i, rule) in rules.iter_mut().enumerate() {
         if g.rules.iter().any(|e| e.same_permission(rule)) {
             return Err(bad(
                 "InvalidPermission.Duplicate",
-                format!("the specified rule \"{}\" already exists", describe_rule(rule)),
+                format!(
+                    "the specified rule \"{}\" already exists",
+                    describe_rule(rule)
+                ),
             ));
         }
         rule.id = ids[i].clone();
@@ -1983,21 +2256,30 @@ fn authorize(ctx: &mut Ctx<'_>, p: &Params, egress: bool) -> ApiResult<Xml> {
     let g = &*g;
     let mut x = Xml::new();
     x.leaf("return", "true")
-        .list("securityGroupRuleSet", "item", &rules, |x, rule| rule_xml(x, g, rule, &rgn, &owner));
+        .list("securityGroupRuleSet", "item", &rules, |x, rule| {
+            rule_xml(x, g, rule, &rgn, &owner)
+        });
     Ok(x)
 }
 
 fn revoke(ctx: &mut Ctx<'_>, p: &Params, egress: bool) -> ApiResult<Xml> {
     let r = region(ctx);
     let group_id = group_param(p, r)?;
-    let vpc_id = r.security_groups.get(&group_id).map(|g| g.vpc_id.clone()).unwrap_or_default();
+    let vpc_id = r
+        .security_groups
+        .get(&group_id)
+        .map(|g| g.vpc_id.clone())
+        .unwrap_or_default();
     let rule_ids = p.list("SecurityGroupRuleId");
     let requested = if rule_ids.is_empty() {
         Some(requested_rules(p, egress, &group_id, &vpc_id, r)?)
     } else {
         None
     };
-    let g = r.security_groups.get_mut(&group_id).ok_or_else(|| not_found(&group_id))?;
+    let g = r
+        .security_groups
+        .get_mut(&group_id)
+        .ok_or_else(|| not_found(&group_id))?;
     let mut remove: Vec<String> = Vec::new();
     match requested {
         Some(rules) => {
@@ -2030,6 +2312,38 @@ fn revoke(ctx: &mut Ctx<'_>, p: &Params, egress: bool) -> ApiResult<Xml> {
     Ok(x)
 }
 
+/// Sets the descriptions of existing rules, matched by permission as EC2 matches them.
+fn update_descriptions(ctx: &mut Ctx<'_>, p: &Params, egress: bool) -> ApiResult<Xml> {
+    let r = region(ctx);
+    let group_id = group_param(p, r)?;
+    let vpc_id = r
+        .security_groups
+        .get(&group_id)
+        .map(|g| g.vpc_id.clone())
+        .unwrap_or_default();
+    let requested = requested_rules(p, egress, &group_id, &vpc_id, r)?;
+    let g = r
+        .security_groups
+        .get_mut(&group_id)
+        .ok_or_else(|| not_found(&group_id))?;
+    for rule in requested {
+        let existing = g
+            .rules
+            .iter_mut()
+            .find(|e| e.same_permission(&rule))
+            .ok_or_else(|| {
+                bad(
+                    "InvalidPermission.NotFound",
+                    "The specified rule does not exist in this security group.",
+                )
+            })?;
+        existing.description = rule.description.clone();
+    }
+    let mut x = Xml::new();
+    x.leaf("return", "true");
+    Ok(x)
+}
+
 fn delete_security_group(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let rgn = ctx.region.clone();
     let r = ctx.cloud.ec2.entry(rgn.clone()).or_default();
@@ -2047,10 +2361,12 @@ fn delete_security_group(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
             format!("the specified group: \"{id}\" name: \"default\" cannot be deleted by a user"),
         ));
     }
-    let referenced = r
-        .security_groups
-        .values()
-        .any(|o| o.id != id && o.rules.iter().any(|x| x.group.as_deref() == Some(id.as_str())));
+    let referenced = r.security_groups.values().any(|o| {
+        o.id != id
+            && o.rules
+                .iter()
+                .any(|x| x.group.as_deref() == Some(id.as_str()))
+    });
     let used = r.endpoints.values().any(|e| e.groups.contains(&id)) || eks_user.is_some();
     if referenced || used {
         return Err(bad(
@@ -2063,7 +2379,16 @@ fn delete_security_group(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
 }
 
 fn describe_security_groups(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
-    let filters = Filters::parse(p, &["vpc-id", "group-id", "group-name", "description", "owner-id"])?;
+    let filters = Filters::parse(
+        p,
+        &[
+            "vpc-id",
+            "group-id",
+            "group-name",
+            "description",
+            "owner-id",
+        ],
+    )?;
     let ids = p.list("GroupId");
     let names = p.list("GroupName");
     let (rgn, owner) = (ctx.region.clone(), ctx.account().to_owned());
@@ -2087,7 +2412,9 @@ fn describe_security_groups(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
         .collect();
     let (page, next) = paginate(selected, p, !ids.is_empty())?;
     let mut x = Xml::new();
-    x.list("securityGroupInfo", "item", page, |x, g| security_group_xml(x, g, &rgn, &owner));
+    x.list("securityGroupInfo", "item", page, |x, g| {
+        security_group_xml(x, g, &rgn, &owner)
+    });
     x.opt("nextToken", next);
     Ok(x)
 }
@@ -2120,7 +2447,9 @@ fn describe_security_group_rules(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     let (page, next) = paginate(rows, p, !ids.is_empty())?;
     let mut x = Xml::new();
-    x.list("securityGroupRuleSet", "item", page, |x, (g, rule)| rule_xml(x, g, rule, &rgn, &owner));
+    x.list("securityGroupRuleSet", "item", page, |x, (g, rule)| {
+        rule_xml(x, g, rule, &rgn, &owner)
+    });
     x.opt("nextToken", next);
     Ok(x)
 }
@@ -2128,7 +2457,10 @@ fn describe_security_group_rules(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml
 // ---------------------------------------------------------------- VPC endpoints
 
 fn prefix_list(service: &str) -> String {
-    format!("pl-{}", crate::util::hex_digits(crate::util::hash_str(0, service), 8))
+    format!(
+        "pl-{}",
+        crate::util::hex_digits(crate::util::hash_str(0, service), 8)
+    )
 }
 
 fn endpoint_xml(x: &mut Xml, e: &Endpoint, r: &Ec2Region, region: &str, owner: &str) {
@@ -2159,8 +2491,11 @@ fn endpoint_xml(x: &mut Xml, e: &Endpoint, r: &Ec2Region, region: &str, owner: &
             "item",
             (e.kind == "Interface").then_some(()).iter(),
             |x, ()| {
-                x.leaf("dnsName", format!("{}.{short}.{region}.vpce.amazonaws.com", e.id))
-                    .leaf("hostedZoneId", "Z7HUB22UULQXV");
+                x.leaf(
+                    "dnsName",
+                    format!("{}.{short}.{region}.vpce.amazonaws.com", e.id),
+                )
+                .leaf("hostedZoneId", "Z7HUB22UULQXV");
             },
         )
         .leaf("creationTimestamp", iso8601(e.created));
@@ -2175,7 +2510,11 @@ fn create_endpoint(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let rgn = ctx.region.clone();
     let prefix = format!("com.amazonaws.{rgn}.");
     let short = service.strip_prefix(&prefix).unwrap_or("");
-    if short.is_empty() || !short.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-') {
+    if short.is_empty()
+        || !short
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
         return Err(bad(
             "InvalidServiceName",
             format!("The Vpc Endpoint Service '{service}' does not exist"),
@@ -2185,7 +2524,9 @@ fn create_endpoint(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
         "Gateway" if !["s3", "dynamodb"].contains(&short) => {
             return Err(bad(
                 "InvalidParameter",
-                format!("The Vpc Endpoint Service '{service}' does not support the Gateway endpoint type"),
+                format!(
+                    "The Vpc Endpoint Service '{service}' does not support the Gateway endpoint type"
+                ),
             ));
         }
         "Gateway" | "Interface" => {}
@@ -2199,14 +2540,24 @@ fn create_endpoint(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
         .unwrap_or(kind == "Interface");
     let policy = p.get("PolicyDocument").unwrap_or(DEFAULT_POLICY).to_owned();
     if serde_json::from_str::<serde_json::Value>(&policy).is_err() {
-        return Err(bad("InvalidPolicyDocument", "The policy document is not valid JSON"));
+        return Err(bad(
+            "InvalidPolicyDocument",
+            "The policy document is not valid JSON",
+        ));
     }
     let tags = tag_specs(p, "vpc-endpoint")?;
     let token = p.get("ClientToken").map(str::to_owned);
     let id = format!("vpce-{}", ctx.hex(17));
-    let enis: Vec<String> = subnets.iter().map(|_| format!("eni-{}", ctx.hex(17))).collect();
+    let enis: Vec<String> = subnets
+        .iter()
+        .map(|_| format!("eni-{}", ctx.hex(17)))
+        .collect();
     let (now, owner) = (ctx.now, ctx.account().to_owned());
-    let op = if kind == "Gateway" { Op::GatewayEndpoint } else { Op::InterfaceEndpoint };
+    let op = if kind == "Gateway" {
+        Op::GatewayEndpoint
+    } else {
+        Op::InterfaceEndpoint
+    };
     let deadline = ctx.deadline(op, &id);
     let fails = ctx.faults.fails(
         FailureTarget::VpcEndpoint,
@@ -2223,8 +2574,10 @@ fn create_endpoint(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
             ));
         }
         let mut x = Xml::new();
-        x.node("vpcEndpoint", |x| endpoint_xml(x, existing, r, &rgn, &owner))
-            .leaf("clientToken", token);
+        x.node("vpcEndpoint", |x| {
+            endpoint_xml(x, existing, r, &rgn, &owner)
+        })
+        .leaf("clientToken", token);
         return Ok(x);
     }
     let vpc = r.vpcs.get(&vpc_id).ok_or_else(|| not_found(&vpc_id))?;
@@ -2239,17 +2592,25 @@ fn create_endpoint(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
             well_formed(t, "rtb")?;
             let table = r.route_tables.get(t).ok_or_else(|| not_found(t))?;
             if table.vpc_id != vpc_id {
-                return Err(bad("InvalidParameter", format!("route table {t} is not in {vpc_id}")));
+                return Err(bad(
+                    "InvalidParameter",
+                    format!("route table {t} is not in {vpc_id}"),
+                ));
             }
         }
     } else {
         if !route_tables.is_empty() {
-            return Err(bad("InvalidParameter", "Interface endpoints do not take route tables"));
+            return Err(bad(
+                "InvalidParameter",
+                "Interface endpoints do not take route tables",
+            ));
         }
         if private_dns && !(vpc.dns_support && vpc.dns_hostnames) {
             return Err(bad(
                 "InvalidParameter",
-                format!("Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes set to true for {vpc_id}"),
+                format!(
+                    "Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes set to true for {vpc_id}"
+                ),
             ));
         }
         if private_dns
@@ -2259,7 +2620,9 @@ fn create_endpoint(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
         {
             return Err(bad(
                 "InvalidParameter",
-                format!("private-dns-enabled cannot be set because there is already a conflicting DNS domain for {short}.{rgn}.amazonaws.com in the VPC {vpc_id}"),
+                format!(
+                    "private-dns-enabled cannot be set because there is already a conflicting DNS domain for {short}.{rgn}.amazonaws.com in the VPC {vpc_id}"
+                ),
             ));
         }
         let mut seen_zones: Vec<&str> = Vec::new();
@@ -2267,12 +2630,17 @@ fn create_endpoint(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
             well_formed(s, "subnet")?;
             let subnet = r.subnets.get(s).ok_or_else(|| not_found(s))?;
             if subnet.vpc_id != vpc_id {
-                return Err(bad("InvalidParameter", format!("The subnet ID '{s}' is not in {vpc_id}")));
+                return Err(bad(
+                    "InvalidParameter",
+                    format!("The subnet ID '{s}' is not in {vpc_id}"),
+                ));
             }
             if seen_zones.contains(&subnet.az.as_str()) {
                 return Err(bad(
                     "DuplicateSubnetsInSameZone",
-                    format!("Found another VPC endpoint subnet in the availability zone of {s}. VPC endpoint subnets should be in different availability zones supported by the VPC endpoint service."),
+                    format!(
+                        "Found another VPC endpoint subnet in the availability zone of {s}. VPC endpoint subnets should be in different availability zones supported by the VPC endpoint service."
+                    ),
                 ));
             }
             seen_zones.push(&subnet.az);
@@ -2284,7 +2652,10 @@ fn create_endpoint(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
             well_formed(g, "sg")?;
             let sg = r.security_groups.get(g).ok_or_else(|| not_found(g))?;
             if sg.vpc_id != vpc_id {
-                return Err(bad("InvalidParameter", format!("security group {g} is not in {vpc_id}")));
+                return Err(bad(
+                    "InvalidParameter",
+                    format!("security group {g} is not in {vpc_id}"),
+                ));
             }
         }
     }
@@ -2332,7 +2703,16 @@ fn create_endpoint(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
 }
 
 fn describe_endpoints(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
-    let filters = Filters::parse(p, &["vpc-id", "vpc-endpoint-id", "service-name", "vpc-endpoint-type", "vpc-endpoint-state"])?;
+    let filters = Filters::parse(
+        p,
+        &[
+            "vpc-id",
+            "vpc-endpoint-id",
+            "service-name",
+            "vpc-endpoint-type",
+            "vpc-endpoint-state",
+        ],
+    )?;
     let ids = p.list("VpcEndpointId");
     let (rgn, owner) = (ctx.region.clone(), ctx.account().to_owned());
     let r = region(ctx);
@@ -2351,7 +2731,9 @@ fn describe_endpoints(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
         .collect();
     let (page, next) = paginate(selected, p, !ids.is_empty())?;
     let mut x = Xml::new();
-    x.list("vpcEndpointSet", "item", page, |x, e| endpoint_xml(x, e, r, &rgn, &owner));
+    x.list("vpcEndpointSet", "item", page, |x, e| {
+        endpoint_xml(x, e, r, &rgn, &owner)
+    });
     x.opt("nextToken", next);
     Ok(x)
 }
@@ -2360,11 +2742,17 @@ fn modify_endpoint(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let id = p.required("VpcEndpointId", missing)?.to_owned();
     well_formed(&id, "vpce")?;
     let add_subnets = p.list("AddSubnetId");
-    let new_enis: Vec<String> = add_subnets.iter().map(|_| format!("eni-{}", ctx.hex(17))).collect();
+    let new_enis: Vec<String> = add_subnets
+        .iter()
+        .map(|_| format!("eni-{}", ctx.hex(17)))
+        .collect();
     let r = region(ctx);
     let e = r.endpoints.get(&id).ok_or_else(|| not_found(&id))?;
     if e.state == "deleting" {
-        return Err(bad("IncorrectState", format!("VPC endpoint {id} is being deleted")));
+        return Err(bad(
+            "IncorrectState",
+            format!("VPC endpoint {id} is being deleted"),
+        ));
     }
     let (vpc_id, kind, service) = (e.vpc_id.clone(), e.kind.clone(), e.service.clone());
     let add_tables = p.list("AddRouteTableId");
@@ -2373,21 +2761,33 @@ fn modify_endpoint(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let remove_groups = p.list("RemoveSecurityGroupId");
     let remove_subnets = p.list("RemoveSubnetId");
     if kind == "Gateway" && (!add_subnets.is_empty() || !add_groups.is_empty()) {
-        return Err(bad("InvalidParameter", "Gateway endpoints take route tables, not subnets or security groups"));
+        return Err(bad(
+            "InvalidParameter",
+            "Gateway endpoints take route tables, not subnets or security groups",
+        ));
     }
     if kind == "Interface" && !add_tables.is_empty() {
-        return Err(bad("InvalidParameter", "Interface endpoints do not take route tables"));
+        return Err(bad(
+            "InvalidParameter",
+            "Interface endpoints do not take route tables",
+        ));
     }
     for t in &add_tables {
         let table = r.route_tables.get(t).ok_or_else(|| not_found(t))?;
         if table.vpc_id != vpc_id {
-            return Err(bad("InvalidParameter", format!("route table {t} is not in {vpc_id}")));
+            return Err(bad(
+                "InvalidParameter",
+                format!("route table {t} is not in {vpc_id}"),
+            ));
         }
     }
     for s in &add_subnets {
         let subnet = r.subnets.get(s).ok_or_else(|| not_found(s))?;
         if subnet.vpc_id != vpc_id {
-            return Err(bad("InvalidParameter", format!("The subnet ID '{s}' is not in {vpc_id}")));
+            return Err(bad(
+                "InvalidParameter",
+                format!("The subnet ID '{s}' is not in {vpc_id}"),
+            ));
         }
     }
     for g in &add_groups {
@@ -2398,7 +2798,10 @@ fn modify_endpoint(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     if let Some(doc) = p.get("PolicyDocument")
         && serde_json::from_str::<serde_json::Value>(doc).is_err()
     {
-        return Err(bad("InvalidPolicyDocument", "The policy document is not valid JSON"));
+        return Err(bad(
+            "InvalidPolicyDocument",
+            "The policy document is not valid JSON",
+        ));
     }
     let pl = prefix_list(service.rsplit('.').next().unwrap_or(""));
     for t in &add_tables {
@@ -2415,7 +2818,9 @@ fn modify_endpoint(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     }
     for t in &remove_tables {
         if let Some(table) = r.route_tables.get_mut(t) {
-            table.routes.retain(|x| x.gateway_id.as_deref() != Some(id.as_str()));
+            table
+                .routes
+                .retain(|x| x.gateway_id.as_deref() != Some(id.as_str()));
         }
     }
     let reset = p.bool("ResetPolicy", invalid_value)?.unwrap_or(false);
@@ -2435,7 +2840,11 @@ fn modify_endpoint(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
             e.enis.push(eni);
         }
     }
-    let keep: Vec<bool> = e.subnets.iter().map(|s| !remove_subnets.contains(s)).collect();
+    let keep: Vec<bool> = e
+        .subnets
+        .iter()
+        .map(|s| !remove_subnets.contains(s))
+        .collect();
     let mut i = 0;
     e.enis.retain(|_| {
         i += 1;
@@ -2465,7 +2874,10 @@ fn delete_endpoints(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     if ids.is_empty() {
         return Err(missing("VpcEndpointId"));
     }
-    let deadlines: Vec<u64> = ids.iter().map(|id| ctx.deadline(Op::EndpointDelete, id)).collect();
+    let deadlines: Vec<u64> = ids
+        .iter()
+        .map(|id| ctx.deadline(Op::EndpointDelete, id))
+        .collect();
     let r = region(ctx);
     let mut failed: Vec<(String, ApiError)> = Vec::new();
     for (id, deadline) in ids.iter().zip(deadlines) {
@@ -2477,7 +2889,8 @@ fn delete_endpoints(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
                     to: "gone".to_owned(),
                 });
                 for t in r.route_tables.values_mut() {
-                    t.routes.retain(|x| x.gateway_id.as_deref() != Some(id.as_str()));
+                    t.routes
+                        .retain(|x| x.gateway_id.as_deref() != Some(id.as_str()));
                 }
             }
             _ => failed.push((id.clone(), not_found(id))),
@@ -2500,12 +2913,24 @@ fn tags_of<'r>(r: &'r mut Ec2Region, id: &str) -> ApiResult<(&'static str, &'r m
     let found = match kind {
         "vpc" => r.vpcs.get_mut(id).map(|o| ("vpc", &mut o.tags)),
         "subnet" => r.subnets.get_mut(id).map(|o| ("subnet", &mut o.tags)),
-        "igw" => r.igws.get_mut(id).map(|o| ("internet-gateway", &mut o.tags)),
+        "igw" => r
+            .igws
+            .get_mut(id)
+            .map(|o| ("internet-gateway", &mut o.tags)),
         "eipalloc" => r.addresses.get_mut(id).map(|o| ("elastic-ip", &mut o.tags)),
         "nat" => r.nats.get_mut(id).map(|o| ("natgateway", &mut o.tags)),
-        "rtb" => r.route_tables.get_mut(id).map(|o| ("route-table", &mut o.tags)),
-        "sg" => r.security_groups.get_mut(id).map(|o| ("security-group", &mut o.tags)),
-        "vpce" => r.endpoints.get_mut(id).map(|o| ("vpc-endpoint", &mut o.tags)),
+        "rtb" => r
+            .route_tables
+            .get_mut(id)
+            .map(|o| ("route-table", &mut o.tags)),
+        "sg" => r
+            .security_groups
+            .get_mut(id)
+            .map(|o| ("security-group", &mut o.tags)),
+        "vpce" => r
+            .endpoints
+            .get_mut(id)
+            .map(|o| ("vpc-endpoint", &mut o.tags)),
         _ => return Err(bad("InvalidID", format!("The ID '{id}' is not valid"))),
     };
     found.ok_or_else(|| not_found(id))
@@ -2516,7 +2941,12 @@ fn create_tags(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let tags: Vec<(String, String)> = p
         .structs("Tag")
         .iter()
-        .map(|t| (t.get("Key").unwrap_or("").to_owned(), t.get("Value").unwrap_or("").to_owned()))
+        .map(|t| {
+            (
+                t.get("Key").unwrap_or("").to_owned(),
+                t.get("Value").unwrap_or("").to_owned(),
+            )
+        })
         .collect();
     for (k, v) in &tags {
         check_tag(k, v)?;
@@ -2530,7 +2960,10 @@ fn create_tags(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
         let mut merged = existing.clone();
         merged.extend(tags.iter().cloned());
         if merged.len() > 50 {
-            return Err(bad("TagLimitExceeded", format!("The maximum number of tags (50) was exceeded for {id}")));
+            return Err(bad(
+                "TagLimitExceeded",
+                format!("The maximum number of tags (50) was exceeded for {id}"),
+            ));
         }
         *existing = merged;
     }
@@ -2542,7 +2975,12 @@ fn delete_tags(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let tags: Vec<(String, Option<String>)> = p
         .structs("Tag")
         .iter()
-        .map(|t| (t.get("Key").unwrap_or("").to_owned(), t.get("Value").map(str::to_owned)))
+        .map(|t| {
+            (
+                t.get("Key").unwrap_or("").to_owned(),
+                t.get("Value").map(str::to_owned),
+            )
+        })
         .collect();
     let r = region(ctx);
     for id in &ids {
@@ -2562,9 +3000,12 @@ fn delete_tags(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     Ok(ok_return())
 }
 
+/// One DescribeTags row: resource id, resource type, key, value.
+type TagRow = (String, &'static str, String, String);
+
 fn describe_tags(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let filters = Filters::parse(p, &["resource-id", "resource-type", "key", "value"])?;
-    let mut rows: Vec<(String, (String, &'static str, String, String))> = Vec::new();
+    let mut rows: Vec<(String, TagRow)> = Vec::new();
     let mut region_tagged = Vec::new();
     tagged(&ctx.region.clone(), region(ctx), &mut region_tagged);
     for t in region_tagged {
@@ -2652,7 +3093,7 @@ pub(crate) fn sweep(r: &mut Ec2Region, now: u64) -> bool {
                 "deleted" => {
                     n.state = "deleted".to_owned();
                     n.pending = Some(Pending {
-                        at: p.at + 3_600_000,
+                        at: n.gone_at.unwrap_or(p.at),
                         to: "gone".to_owned(),
                     });
                 }
@@ -2755,16 +3196,28 @@ pub(crate) fn tagged(region: &str, r: &Ec2Region, out: &mut Vec<Tagged>) {
         });
     };
     r.vpcs.values().for_each(|o| push("vpc", &o.id, &o.tags));
-    r.subnets.values().for_each(|o| push("subnet", &o.id, &o.tags));
-    r.igws.values().for_each(|o| push("internet-gateway", &o.id, &o.tags));
-    r.addresses.values().for_each(|o| push("elastic-ip", &o.id, &o.tags));
+    r.subnets
+        .values()
+        .for_each(|o| push("subnet", &o.id, &o.tags));
+    r.igws
+        .values()
+        .for_each(|o| push("internet-gateway", &o.id, &o.tags));
+    r.addresses
+        .values()
+        .for_each(|o| push("elastic-ip", &o.id, &o.tags));
     r.nats
         .values()
         .filter(|n| n.state != "deleted")
         .for_each(|o| push("natgateway", &o.id, &o.tags));
-    r.route_tables.values().for_each(|o| push("route-table", &o.id, &o.tags));
-    r.security_groups.values().for_each(|o| push("security-group", &o.id, &o.tags));
-    r.endpoints.values().for_each(|o| push("vpc-endpoint", &o.id, &o.tags));
+    r.route_tables
+        .values()
+        .for_each(|o| push("route-table", &o.id, &o.tags));
+    r.security_groups
+        .values()
+        .for_each(|o| push("security-group", &o.id, &o.tags));
+    r.endpoints
+        .values()
+        .for_each(|o| push("vpc-endpoint", &o.id, &o.tags));
 }
 
 /// Creates the security group EKS makes for a cluster; returns its id.
@@ -2778,7 +3231,10 @@ pub(crate) fn create_cluster_security_group(
     let [ingress, egress] = rule_ids;
     let name = format!("eks-cluster-sg-{cluster}-{}", &id[3..13]);
     let tags = Tags::from([
-        (format!("kubernetes.io/cluster/{cluster}"), "owned".to_owned()),
+        (
+            format!("kubernetes.io/cluster/{cluster}"),
+            "owned".to_owned(),
+        ),
         ("aws:eks:cluster-name".to_owned(), cluster.to_owned()),
         ("Name".to_owned(), name.clone()),
     ]);
@@ -2820,21 +3276,39 @@ mod tests {
         assert_eq!(zone_id("us-east-1", "us-east-1a"), "use1-az1");
         assert_eq!(zone_id("eu-west-1", "eu-west-1c"), "euw1-az3");
         assert_eq!(zones("us-east-1").len(), 6);
-        assert_eq!(zones("eu-west-1"), ["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
+        assert_eq!(
+            zones("eu-west-1"),
+            ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+        );
     }
 
     #[test]
     fn cidrs_must_be_canonical() {
         assert!(cidr("cidrBlock", "10.0.0.0/16").is_ok());
-        assert_eq!(cidr("cidrBlock", "10.0.0.1/16").unwrap_err().code, "InvalidParameterValue");
-        assert_eq!(cidr("cidrBlock", "10.0.0.0/33").unwrap_err().code, "InvalidParameterValue");
-        assert_eq!(cidr("cidrBlock", "banana").unwrap_err().code, "InvalidParameterValue");
+        assert_eq!(
+            cidr("cidrBlock", "10.0.0.1/16").unwrap_err().code,
+            "InvalidParameterValue"
+        );
+        assert_eq!(
+            cidr("cidrBlock", "10.0.0.0/33").unwrap_err().code,
+            "InvalidParameterValue"
+        );
+        assert_eq!(
+            cidr("cidrBlock", "banana").unwrap_err().code,
+            "InvalidParameterValue"
+        );
     }
 
     #[test]
     fn ids_must_be_well_formed() {
         assert!(well_formed("vpc-0123456789abcdef0", "vpc").is_ok());
-        assert_eq!(well_formed("vpc_1", "vpc").unwrap_err().code, "InvalidVpcID.Malformed");
-        assert_eq!(well_formed("subnet-xyz", "subnet").unwrap_err().code, "InvalidSubnetID.Malformed");
+        assert_eq!(
+            well_formed("vpc_1", "vpc").unwrap_err().code,
+            "InvalidVpcID.Malformed"
+        );
+        assert_eq!(
+            well_formed("subnet-xyz", "subnet").unwrap_err().code,
+            "InvalidSubnetID.Malformed"
+        );
     }
 }

@@ -42,6 +42,9 @@ pub struct EmulatorConfig {
     pub seed: u64,
     /// The account every ARN names.
     pub account_id: String,
+    /// The date support calendars are evaluated on (`YYYY-MM-DD`); the wall clock when `None`.
+    /// Slipway passes its `--today` so one pinned date governs blueprint and emulated cloud.
+    pub today: Option<jiff::civil::Date>,
 }
 
 impl Default for EmulatorConfig {
@@ -52,6 +55,7 @@ impl Default for EmulatorConfig {
             faults: FaultConfig::default(),
             seed: 0,
             account_id: "000000000000".to_owned(),
+            today: None,
         }
     }
 }
@@ -109,7 +113,10 @@ pub struct Emulator;
 impl Emulator {
     /// Loads the persisted cloud (if any), binds `addr` (port 0 picks a free one) and serves
     /// until [`RunningEmulator::shutdown`].
-    pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> Result<RunningEmulator, EmulatorError> {
+    pub async fn start(
+        config: EmulatorConfig,
+        addr: SocketAddr,
+    ) -> Result<RunningEmulator, EmulatorError> {
         if !(config.time_scale.is_finite() && config.time_scale > 0.0) {
             return Err(EmulatorError::TimeScale(config.time_scale));
         }
@@ -142,6 +149,7 @@ impl Emulator {
                 seed: config.seed,
                 account_id: config.account_id,
                 data_file,
+                today: config.today.map(|d| d.to_string()),
             },
             inner: Mutex::new(Inner {
                 cloud,

@@ -103,7 +103,10 @@ mod tests {
         assert_eq!(classify("ec2", "CreateNatGateway", false).capacity, 10.0);
         assert_eq!(classify("ec2", "CreateVpcEndpoint", false).refill, 0.3);
         assert_eq!(classify("ec2", "DescribeVpcs", false).capacity, 100.0);
-        assert_eq!(classify("ec2", "DescribeSecurityGroups", true).name, "unfiltered");
+        assert_eq!(
+            classify("ec2", "DescribeSecurityGroups", true).name,
+            "unfiltered"
+        );
         assert_eq!(classify("ec2", "CreateVpc", false).refill, 5.0);
     }
 

@@ -73,8 +73,14 @@ enum Protocol {
 fn protocol(service: &str) -> Option<(&'static str, Protocol)> {
     Some(match service {
         "ec2" => ("ec2", Protocol::Ec2),
-        "iam" => ("iam", Protocol::Query("https://iam.amazonaws.com/doc/2010-05-08/")),
-        "sts" => ("sts", Protocol::Query("https://sts.amazonaws.com/doc/2011-06-15/")),
+        "iam" => (
+            "iam",
+            Protocol::Query("https://iam.amazonaws.com/doc/2010-05-08/"),
+        ),
+        "sts" => (
+            "sts",
+            Protocol::Query("https://sts.amazonaws.com/doc/2011-06-15/"),
+        ),
         "eks" => ("eks", Protocol::Json),
         _ => return None,
     })
@@ -86,7 +92,9 @@ fn credential_scope(auth: &str) -> Option<(String, String)> {
     let cred = cred.split([',', ' ']).next()?;
     let parts: Vec<&str> = cred.split('/').collect();
     match parts.as_slice() {
-        [_, _, region, service, "aws4_request"] => Some(((*region).to_owned(), (*service).to_owned())),
+        [_, _, region, service, "aws4_request"] => {
+            Some(((*region).to_owned(), (*service).to_owned()))
+        }
         _ => None,
     }
 }
@@ -97,7 +105,10 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or("").to_owned();
     let Ok(body) = to_bytes(body, MAX_BODY).await else {
-        return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large or unreadable");
+        return plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large or unreadable",
+        );
     };
     if let Some(rest) = path.strip_prefix("/_emulator/") {
         return admin::handle(&shared, &parts.method, rest, &query, &body);
@@ -116,7 +127,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     let Some((service, proto)) = protocol(&service) else {
         return plain(
             StatusCode::BAD_REQUEST,
-            &format!("UnknownService: the emulator does not serve `{service}` (it serves ec2, iam, sts, eks)"),
+            &format!(
+                "UnknownService: the emulator does not serve `{service}` (it serves ec2, iam, sts, eks)"
+            ),
         );
     };
     let n = shared.requests.fetch_add(1, Ordering::Relaxed);
@@ -136,7 +149,6 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         query,
         body: body.to_vec(),
         request_id,
-        n,
     };
     let decision = shared.lock().faults.decide(n);
     if let Some(delay) = decision.delay {
@@ -154,13 +166,19 @@ struct Call {
     query: String,
     body: Vec<u8>,
     request_id: String,
-    n: u64,
 }
 
 /// A parsed request, ready for its handler.
 enum Parsed {
-    Query { op: String, params: Params },
-    Json { route: eks::Route, body: serde_json::Map<String, serde_json::Value>, query: Vec<(String, String)> },
+    Query {
+        op: String,
+        params: Params,
+    },
+    Json {
+        route: eks::Route,
+        body: serde_json::Map<String, serde_json::Value>,
+        query: Vec<(String, String)>,
+    },
 }
 
 impl Call {
@@ -178,7 +196,12 @@ impl Call {
                 params.extend(Params::parse(self.query.as_bytes()));
                 let op = params
                     .get("Action")
-                    .ok_or_else(|| ApiError::bad("MissingAction", "The request must contain the parameter Action"))?
+                    .ok_or_else(|| {
+                        ApiError::bad(
+                            "MissingAction",
+                            "The request must contain the parameter Action",
+                        )
+                    })?
                     .to_owned();
                 Ok(Parsed::Query { op, params })
             }
@@ -203,7 +226,9 @@ impl Call {
                         }
                     }
                 };
-                let query = form_urlencoded::parse(self.query.as_bytes()).into_owned().collect();
+                let query = form_urlencoded::parse(self.query.as_bytes())
+                    .into_owned()
+                    .collect();
                 Ok(Parsed::Json { route, body, query })
             }
         }
@@ -220,11 +245,18 @@ impl Call {
         if inner.faults.rate_limits {
             let unfiltered = match &parsed {
                 Parsed::Query { params, .. } => {
-                    !params.has("Filter") && !params.has("GroupId") && !params.has("MaxResults") && !params.has("GroupName")
+                    !params.has("Filter")
+                        && !params.has("GroupId")
+                        && !params.has("MaxResults")
+                        && !params.has("GroupName")
                 }
                 Parsed::Json { .. } => false,
             };
-            if !inner.buckets.take(&self.region, self.service, classify(self.service, &op, unfiltered)) {
+            if !inner.buckets.take(
+                &self.region,
+                self.service,
+                classify(self.service, &op, unfiltered),
+            ) {
                 return self.error(&self.throttled(true));
             }
         }
@@ -250,7 +282,9 @@ impl Call {
             settings: &shared.settings,
             faults: &inner.faults,
         };
-        let mutating = !["Describe", "List", "Get"].iter().any(|p| op.starts_with(p));
+        let mutating = !["Describe", "List", "Get"]
+            .iter()
+            .any(|p| op.starts_with(p));
         let response = match &parsed {
             Parsed::Query { op, params } => {
                 let result = match self.service {
@@ -292,7 +326,11 @@ impl Call {
             Protocol::Json => ("ServerException", "ServiceUnavailableException"),
         };
         if unavailable {
-            ApiError::new(503, code503, "The service is unavailable. Please try again shortly.")
+            ApiError::new(
+                503,
+                code503,
+                "The service is unavailable. Please try again shortly.",
+            )
         } else {
             ApiError::new(500, code500, "An internal error has occurred")
         }
@@ -300,16 +338,19 @@ impl Call {
 
     fn violation(&self, op: &str, v: Violation) -> ApiError {
         match (self.proto, v) {
-            (Protocol::Json, Violation::UnknownOperation) => {
-                ApiError::new(404, "UnknownOperationException", format!("{op} is not emulated"))
-            }
+            (Protocol::Json, Violation::UnknownOperation) => ApiError::new(
+                404,
+                "UnknownOperationException",
+                format!("{op} is not emulated"),
+            ),
             (_, Violation::UnknownOperation) => ApiError::bad(
                 "InvalidAction",
                 format!("The action {op} is not valid for this web service."),
             ),
-            (Protocol::Ec2, Violation::Unknown(p)) => {
-                ApiError::bad("UnknownParameter", format!("The parameter {p} is not recognized"))
-            }
+            (Protocol::Ec2, Violation::Unknown(p)) => ApiError::bad(
+                "UnknownParameter",
+                format!("The parameter {p} is not recognized"),
+            ),
             (Protocol::Ec2, Violation::Missing(p)) => ApiError::bad(
                 "MissingParameter",
                 format!("The request must contain the parameter {p}"),
@@ -320,7 +361,10 @@ impl Call {
             ),
             (Protocol::Query(_), Violation::Missing(p)) => ApiError::bad(
                 "ValidationError",
-                format!("1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null", lower_first(&p)),
+                format!(
+                    "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+                    lower_first(&p)
+                ),
             ),
             (Protocol::Json, Violation::Unknown(p)) => ApiError::bad(
                 "InvalidParameterException",
@@ -380,7 +424,13 @@ impl Call {
         }
     }
 
-    fn respond(&self, status: StatusCode, content_type: &str, body: String, error_type: Option<&str>) -> Response {
+    fn respond(
+        &self,
+        status: StatusCode,
+        content_type: &str,
+        body: String,
+        error_type: Option<&str>,
+    ) -> Response {
         let mut r = Response::new(Body::from(body));
         *r.status_mut() = status;
         let h = r.headers_mut();
@@ -395,7 +445,6 @@ impl Call {
         {
             h.insert("x-amzn-ErrorType", v);
         }
-        let _ = self.n;
         r
     }
 }
@@ -411,8 +460,10 @@ fn lower_first(s: &str) -> String {
 pub(crate) fn plain(status: StatusCode, text: &str) -> Response {
     let mut r = Response::new(Body::from(text.to_owned()));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 

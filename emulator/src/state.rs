@@ -108,6 +108,8 @@ pub(crate) struct Settings {
     pub account_id: String,
     /// Where the cloud persists, if anywhere.
     pub data_file: Option<PathBuf>,
+    /// Pinned calendar date (`YYYY-MM-DD`), if any.
+    pub today: Option<String>,
 }
 
 /// What a handler works with during one request.
@@ -125,6 +127,14 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The calendar date support windows are evaluated on.
+    pub(crate) fn today(&self) -> String {
+        self.settings
+            .today
+            .clone()
+            .unwrap_or_else(|| crate::util::today(self.now))
+    }
+
     /// A fresh 64-bit draw.
     pub(crate) fn draw(&mut self) -> u64 {
         self.cloud.counter += 1;
@@ -145,13 +155,7 @@ impl Ctx<'_> {
 
     /// The wall-clock deadline of `op` started now on the object `key`.
     pub(crate) fn deadline(&self, op: Op, key: &str) -> u64 {
-        self.now
-            + duration_ms(
-                op,
-                key,
-                self.settings.seed,
-                self.settings.time_scale,
-            )
+        self.now + duration_ms(op, key, self.settings.seed, self.settings.time_scale)
     }
 
     /// The account id.

@@ -59,11 +59,6 @@ impl Params {
         self.0.keys().map(String::as_str)
     }
 
-    /// Whether there is no parameter at all.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// A scalar.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(String::as_str)
@@ -121,12 +116,22 @@ impl Params {
     }
 
     /// A scalar that must be present.
-    pub(crate) fn required(&self, key: &str, missing: impl FnOnce(&str) -> ApiError) -> ApiResult<&str> {
-        self.get(key).filter(|v| !v.is_empty()).ok_or_else(|| missing(key))
+    pub(crate) fn required(
+        &self,
+        key: &str,
+        missing: impl FnOnce(&str) -> ApiError,
+    ) -> ApiResult<&str> {
+        self.get(key)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| missing(key))
     }
 
     /// A boolean (`true`/`false`), if present.
-    pub(crate) fn bool(&self, key: &str, invalid: impl FnOnce(&str, &str) -> ApiError) -> ApiResult<Option<bool>> {
+    pub(crate) fn bool(
+        &self,
+        key: &str,
+        invalid: impl FnOnce(&str, &str) -> ApiError,
+    ) -> ApiResult<Option<bool>> {
         match self.get(key) {
             None => Ok(None),
             Some("true") => Ok(Some(true)),
@@ -136,7 +141,11 @@ impl Params {
     }
 
     /// An integer, if present.
-    pub(crate) fn int(&self, key: &str, invalid: impl FnOnce(&str, &str) -> ApiError) -> ApiResult<Option<i64>> {
+    pub(crate) fn int(
+        &self,
+        key: &str,
+        invalid: impl FnOnce(&str, &str) -> ApiError,
+    ) -> ApiResult<Option<i64>> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => v.parse().map(Some).map_err(|_| invalid(key, v)),
@@ -321,7 +330,9 @@ pub(crate) fn check_json(
             None => body.get(member).is_some_and(|v| !v.is_null()),
         };
         if !present {
-            return Err(Violation::Missing(member.trim_start_matches('?').to_owned()));
+            return Err(Violation::Missing(
+                member.trim_start_matches('?').to_owned(),
+            ));
         }
     }
     Ok(())
@@ -381,7 +392,12 @@ mod tests {
             Err(Violation::Missing("resourcesVpcConfig".into()))
         );
         assert_eq!(
-            check_json("eks", "ListClusters", &serde_json::Map::new(), &[("maxResult".into(), "1".into())]),
+            check_json(
+                "eks",
+                "ListClusters",
+                &serde_json::Map::new(),
+                &[("maxResult".into(), "1".into())]
+            ),
             Err(Violation::Unknown("maxResult".into()))
         );
     }

@@ -647,6 +647,16 @@ impl Executor<'_, '_> {
         if !created.ready {
             self.wait_ready(provider, &ctx, &mut rx, &mut st).await?;
         }
+        if let Some(old) = replacing {
+            // Evidence that the replacement served before the old object was touched.
+            let message = format!(
+                "replacement {} is ready; {} is deleted next",
+                st.cloud_id.as_deref().unwrap_or("?"),
+                old.cloud_id.as_deref().unwrap_or("the old object")
+            );
+            self.journal(Some(&a.address), JournalEvent::Note { message })
+                .await?;
+        }
         Ok(Some(st.outputs))
     }
 

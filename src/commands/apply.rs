@@ -9,6 +9,7 @@ use slipway_state::{LockInfo, RunRecord, StateStore};
 
 use super::plan::{make_plan, read_plan, show_plan};
 use crate::cli::{ApplyArgs, DestroyArgs, Global};
+use crate::cloud::CloudSession;
 use crate::context;
 use crate::failure::{self, EXIT_ERROR, EXIT_OK, Failure};
 use crate::render::{Out, ProgressRenderer};
@@ -64,10 +65,25 @@ pub async fn destroy(args: &DestroyArgs, global: &Global, out: &Out) -> Result<u
 
 async fn converge(request: Request<'_>, global: &Global, out: &Out) -> Result<u8, Failure> {
     let fleet = context::load_fleet(request.blueprint, global, out)?;
-    let registry = context::registry();
     let store = context::open_state(request.blueprint, global)?;
     let lock = context::lock(&*store, request.operation).await?;
-    let result = converge_locked(&request, &fleet, &registry, &*store, &lock, global, out).await;
+    let result = match CloudSession::open(request.blueprint, global).await {
+        Ok(cloud) => {
+            let result = converge_locked(
+                &request,
+                &fleet,
+                &cloud.registry,
+                &*store,
+                &lock,
+                global,
+                out,
+            )
+            .await;
+            cloud.close().await;
+            result
+        }
+        Err(e) => Err(e),
+    };
     if let Err(e) = store.unlock(&lock).await {
         out.error(&format!(
             "could not release the state lock {}: {e}",

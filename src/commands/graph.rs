@@ -7,7 +7,7 @@ use crate::render::Out;
 
 pub fn run(args: &GraphArgs, global: &Global, out: &Out) -> Result<u8, Failure> {
     let fleet = context::load_fleet(&args.blueprint.blueprint, global, out)?;
-    let registry = context::registry();
+    let registry = context::expanders();
     let selection = slipway_engine::Selection {
         clusters: args.selection.clusters.clone(),
     };

@@ -7,6 +7,7 @@ use slipway_engine::{Plan, PlanMode, PlanOptions, Registry, Selection};
 use slipway_state::StateStore;
 
 use crate::cli::{Global, PlanArgs};
+use crate::cloud::CloudSession;
 use crate::context;
 use crate::failure::{self, EXIT_CHANGES, EXIT_OK, Failure};
 use crate::render::{self, Out};
@@ -14,7 +15,6 @@ use crate::render::{self, Out};
 pub async fn run(args: &PlanArgs, global: &Global, out: &Out) -> Result<u8, Failure> {
     let path = &args.blueprint.blueprint;
     let fleet = context::load_fleet(path, global, out)?;
-    let registry = context::registry();
     let store = context::open_state(path, global)?;
     let mode = if args.destroy {
         PlanMode::Destroy
@@ -24,7 +24,18 @@ pub async fn run(args: &PlanArgs, global: &Global, out: &Out) -> Result<u8, Fail
     let selection = Selection {
         clusters: args.selection.clusters.clone(),
     };
-    let plan = make_plan(&fleet, &registry, &*store, mode, args.refresh, selection).await?;
+    let cloud = CloudSession::open(path, global).await?;
+    let plan = make_plan(
+        &fleet,
+        &cloud.registry,
+        &*store,
+        mode,
+        args.refresh,
+        selection,
+    )
+    .await;
+    cloud.close().await;
+    let plan = plan?;
     if let Some(file) = &args.out {
         save_plan(&plan, file)?;
     }

@@ -140,7 +140,14 @@ impl Observer for ProgressRenderer {
                     address,
                     action,
                     error,
-                } => self.plain_line(address, &format!("{} failed: {error}", verb(*action))),
+                } => self.plain_line(
+                    address,
+                    &format!(
+                        "{} failed: {}",
+                        verb(*action),
+                        super::report::without_address(error, address)
+                    ),
+                ),
                 WalkEvent::Skipped {
                     address, because, ..
                 } => self.plain_line(address, &format!("skipped because {because} failed")),
@@ -167,7 +174,10 @@ impl Observer for ProgressRenderer {
                 if let Some(bar) = live.bars.get(&address.cluster) {
                     bar.inc(1);
                     if let WalkEvent::Failed { error, .. } = event {
-                        bar.println(format!("✗ {address}: {error}"));
+                        bar.println(format!(
+                            "✗ {address}: {}",
+                            super::report::without_address(error, address)
+                        ));
                     }
                 }
                 live.refresh(&address.cluster);

@@ -20,9 +20,11 @@ pub fn report_summary(report: &ApplyReport, operation: &str) -> String {
     );
     for outcome in &report.outcomes {
         match &outcome.result {
-            OutcomeResult::Failed { error } => {
-                text.push_str(&format!("\n  ✗ {}: {error}", outcome.address))
-            }
+            OutcomeResult::Failed { error } => text.push_str(&format!(
+                "\n  ✗ {}: {}",
+                outcome.address,
+                without_address(error, &outcome.address)
+            )),
             OutcomeResult::Skipped { because } => text.push_str(&format!(
                 "\n  ○ {}: skipped because {because} failed",
                 outcome.address
@@ -79,4 +81,25 @@ pub fn report_json(report: &ApplyReport, plan: &Plan) -> serde_json::Value {
         "elapsed_s": report.elapsed.as_secs_f64(),
         "outcomes": outcomes,
     })
+}
+
+/// Provider errors already start with the resource address; lines that name it first drop it.
+pub fn without_address<'e>(error: &'e str, address: &slipway_provider::Address) -> &'e str {
+    let prefix = format!("{address}: ");
+    error.strip_prefix(prefix.as_str()).unwrap_or(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_address_is_not_repeated() {
+        let a: slipway_provider::Address = "c/aws.vpc/main".parse().unwrap();
+        assert_eq!(
+            without_address("c/aws.vpc/main: CreateVpc failed: X: y", &a),
+            "CreateVpc failed: X: y"
+        );
+        assert_eq!(without_address("walk stopped", &a), "walk stopped");
+    }
 }

@@ -132,10 +132,10 @@ fn apply_refuses_clouds_without_operations_in_this_build() {
     slipway(dir.path())
         .args(["apply"])
         .arg(&fleet)
-        .args(["--cluster", "dev-use1", "--auto-approve"])
+        .args(["--cluster", "prod-weu", "--auto-approve"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("cannot operate on `aws`"));
+        .stderr(predicate::str::contains("cannot operate on `azure`"));
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The user contract of the `slipway` binary: commands, exit codes, stdout/stderr discipline.
 
+mod aws;
 mod contract;
 mod state;
 

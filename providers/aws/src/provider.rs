@@ -82,6 +82,11 @@ pub(crate) struct Clients {
     pub iam: aws_sdk_iam::Client,
 }
 
+/// Attempts per SDK call (the first included) for throttled and transient errors.
+const SDK_MAX_ATTEMPTS: u32 = 4;
+/// Base of the SDK's exponential, jittered backoff between attempts of one call.
+const SDK_INITIAL_BACKOFF: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The AWS provider: the expansion of [`AwsExpander`] plus the cloud operations.
 pub struct AwsProvider {
     expander: AwsExpander,
@@ -144,9 +149,15 @@ impl AwsProvider {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
             .http_client(self.http.clone())
-            // The engine retries throttled and transient errors with its own backoff and
-            // pacing; SDK retries underneath would multiply attempts and hide throttling.
-            .retry_config(RetryConfig::disabled());
+            // One resource operation makes several calls; without per-call retries a single
+            // throttled call would fail (and the engine re-run) the whole operation. The SDK's
+            // standard mode retries throttling and transient errors of each call a few times
+            // with jittered backoff; the engine retries whole operations on top of that.
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(SDK_MAX_ATTEMPTS)
+                    .with_initial_backoff(SDK_INITIAL_BACKOFF),
+            );
         if let Some(url) = &self.config.endpoint_url {
             loader = loader.endpoint_url(url.clone());
         }
@@ -307,7 +318,8 @@ impl Provider for AwsProvider {
             {
                 // Every call went to the override region: report the recorded one so an
                 // emulator run does not plan to move everything.
-                live.properties.insert("region".to_owned(), recorded.clone());
+                live.properties
+                    .insert("region".to_owned(), recorded.clone());
             }
             live
         }))
@@ -388,9 +400,7 @@ impl Provider for AwsProvider {
             (kinds::NAT_GATEWAY, WaitFor::Ready) => ec2::nat::wait_ready(c, &s, id).await,
             (kinds::NAT_GATEWAY, WaitFor::Deleted) => ec2::nat::wait_deleted(c, &s, id).await,
             (kinds::VPC_ENDPOINT, WaitFor::Ready) => ec2::endpoint::wait_ready(c, &s, id).await,
-            (kinds::VPC_ENDPOINT, WaitFor::Deleted) => {
-                ec2::endpoint::wait_deleted(c, &s, id).await
-            }
+            (kinds::VPC_ENDPOINT, WaitFor::Deleted) => ec2::endpoint::wait_deleted(c, &s, id).await,
             (kinds::IAM_ROLE, WaitFor::Ready) => iam::role::wait_ready(c, &s, id).await,
             (kinds::EKS_CLUSTER, WaitFor::Ready) => eks::cluster::wait_ready(c, &s, id).await,
             (kinds::EKS_CLUSTER, WaitFor::Deleted) => eks::cluster::wait_deleted(c, &s, id).await,

@@ -43,7 +43,10 @@ fn tag_spec(kind: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecifica
 
 fn live_tags(tags: &[Tag]) -> BTreeMap<String, String> {
     managed_tags(tags.iter().filter_map(|t| {
-        Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))
+        Some((
+            t.key()?.to_owned(),
+            t.value().unwrap_or_default().to_owned(),
+        ))
     }))
 }
 
@@ -206,7 +209,12 @@ pub(crate) mod vpc {
         id: &str,
     ) -> Result<Created, ProviderError> {
         let Some(live) = read(c, s, id).await? else {
-            return Err(s.error(ErrorClass::NotFound, "DescribeVpcs", "InvalidVpcID.NotFound", id));
+            return Err(s.error(
+                ErrorClass::NotFound,
+                "DescribeVpcs",
+                "InvalidVpcID.NotFound",
+                id,
+            ));
         };
         // DNS support must be on before hostnames can be; set it first.
         for (key, name) in [
@@ -262,7 +270,10 @@ pub(crate) mod vpc {
         Ok(Some(LiveObject {
             cloud_id: id.to_owned(),
             properties: props_of([
-                ("cidr_block", Value::from(vpc.cidr_block().unwrap_or_default())),
+                (
+                    "cidr_block",
+                    Value::from(vpc.cidr_block().unwrap_or_default()),
+                ),
                 ("enable_dns_support", Value::from(support)),
                 ("enable_dns_hostnames", Value::from(hostnames)),
                 ("tags", tags_value(&live_tags(vpc.tags()))),
@@ -280,21 +291,26 @@ pub(crate) mod vpc {
         s: &Session<'_>,
         id: &str,
     ) -> Result<Properties, ProviderError> {
-        poll(s, API_EC2_READ, Waiter::new("VpcAvailable", 15, 40), || async {
-            let out = c
-                .ec2
-                .describe_vpcs()
-                .vpc_ids(id)
-                .send()
-                .await
-                .map_err(|e| s.fail("DescribeVpcs", e))?;
-            match out.vpcs().first().and_then(|v| v.state()) {
-                Some(VpcState::Available) => Ok(Poll::Done(())),
-                other => Ok(Poll::Pending(
-                    other.map_or("unknown", |s| s.as_str()).to_owned(),
-                )),
-            }
-        })
+        poll(
+            s,
+            API_EC2_READ,
+            Waiter::new("VpcAvailable", 15, 40),
+            || async {
+                let out = c
+                    .ec2
+                    .describe_vpcs()
+                    .vpc_ids(id)
+                    .send()
+                    .await
+                    .map_err(|e| s.fail("DescribeVpcs", e))?;
+                match out.vpcs().first().and_then(|v| v.state()) {
+                    Some(VpcState::Available) => Ok(Poll::Done(())),
+                    other => Ok(Poll::Pending(
+                        other.map_or("unknown", |s| s.as_str()).to_owned(),
+                    )),
+                }
+            },
+        )
         .await?;
         read(c, s, id)
             .await?
@@ -395,7 +411,12 @@ pub(crate) mod subnet {
         id: &str,
     ) -> Result<Created, ProviderError> {
         let Some(live) = read(c, s, id).await? else {
-            return Err(s.error(ErrorClass::NotFound, "DescribeSubnets", "InvalidSubnetID.NotFound", id));
+            return Err(s.error(
+                ErrorClass::NotFound,
+                "DescribeSubnets",
+                "InvalidSubnetID.NotFound",
+                id,
+            ));
         };
         if let Some(want) = p.opt_bool("map_public_ip_on_launch")?
             && live.properties.get("map_public_ip_on_launch") != Some(&Value::Bool(want))
@@ -443,7 +464,10 @@ pub(crate) mod subnet {
             cloud_id: id.to_owned(),
             properties: props_of([
                 ("vpc_id", Value::from(sn.vpc_id().unwrap_or_default())),
-                ("cidr_block", Value::from(sn.cidr_block().unwrap_or_default())),
+                (
+                    "cidr_block",
+                    Value::from(sn.cidr_block().unwrap_or_default()),
+                ),
                 (
                     "availability_zone",
                     Value::from(sn.availability_zone().unwrap_or_default()),
@@ -464,21 +488,26 @@ pub(crate) mod subnet {
         s: &Session<'_>,
         id: &str,
     ) -> Result<Properties, ProviderError> {
-        poll(s, API_EC2_READ, Waiter::new("SubnetAvailable", 15, 40), || async {
-            let out = c
-                .ec2
-                .describe_subnets()
-                .subnet_ids(id)
-                .send()
-                .await
-                .map_err(|e| s.fail("DescribeSubnets", e))?;
-            match out.subnets().first().and_then(|v| v.state()) {
-                Some(SubnetState::Available) => Ok(Poll::Done(())),
-                other => Ok(Poll::Pending(
-                    other.map_or("unknown", |s| s.as_str()).to_owned(),
-                )),
-            }
-        })
+        poll(
+            s,
+            API_EC2_READ,
+            Waiter::new("SubnetAvailable", 15, 40),
+            || async {
+                let out = c
+                    .ec2
+                    .describe_subnets()
+                    .subnet_ids(id)
+                    .send()
+                    .await
+                    .map_err(|e| s.fail("DescribeSubnets", e))?;
+                match out.subnets().first().and_then(|v| v.state()) {
+                    Some(SubnetState::Available) => Ok(Poll::Done(())),
+                    other => Ok(Poll::Pending(
+                        other.map_or("unknown", |s| s.as_str()).to_owned(),
+                    )),
+                }
+            },
+        )
         .await?;
         read(c, s, id)
             .await?
@@ -800,7 +829,12 @@ pub(crate) mod eip {
         id: &str,
     ) -> Result<Created, ProviderError> {
         let a = describe(c, s, id).await?.ok_or_else(|| {
-            s.error(ErrorClass::NotFound, "DescribeAddresses", "InvalidAllocationID.NotFound", id)
+            s.error(
+                ErrorClass::NotFound,
+                "DescribeAddresses",
+                "InvalidAllocationID.NotFound",
+                id,
+            )
         })?;
         sync_tags(c, s, id, &live_tags(a.tags()), &p.tags()?).await?;
         Ok(created(id, outputs(&a, id), true))
@@ -848,8 +882,14 @@ pub(crate) mod eip {
                 .await
                 .map_err(|e| s.fail("ReleaseAddress", e))
             {
-                Err(e) if e.code == "InvalidIPAddress.InUse" || e.code == "AuthFailure" && e.message.contains("does not belong") => {
-                    Err(ProviderError { class: ErrorClass::Conflict, ..e })
+                Err(e)
+                    if e.code == "InvalidIPAddress.InUse"
+                        || e.code == "AuthFailure" && e.message.contains("does not belong") =>
+                {
+                    Err(ProviderError {
+                        class: ErrorClass::Conflict,
+                        ..e
+                    })
                 }
                 Err(e) if e.class == ErrorClass::NotFound => Ok(()),
                 other => other.map(drop),
@@ -958,7 +998,12 @@ pub(crate) mod nat {
     ) -> Result<Created, ProviderError> {
         s.read(API_EC2_READ).await;
         let n = describe(c, s, id).await?.ok_or_else(|| {
-            s.error(ErrorClass::NotFound, "DescribeNatGateways", "NatGatewayNotFound", id)
+            s.error(
+                ErrorClass::NotFound,
+                "DescribeNatGateways",
+                "NatGatewayNotFound",
+                id,
+            )
         })?;
         sync_tags(c, s, id, &live_tags(n.tags()), &p.tags()?).await?;
         let ready = n.state() == Some(&NatGatewayState::Available);
@@ -972,7 +1017,10 @@ pub(crate) mod nat {
     ) -> Result<Option<LiveObject>, ProviderError> {
         s.read(API_EC2_READ).await;
         let Some(n) = describe(c, s, id).await?.filter(|n| {
-            !matches!(n.state(), Some(NatGatewayState::Deleted | NatGatewayState::Deleting))
+            !matches!(
+                n.state(),
+                Some(NatGatewayState::Deleted | NatGatewayState::Deleting)
+            )
         }) else {
             return Ok(None);
         };
@@ -1001,29 +1049,34 @@ pub(crate) mod nat {
         s: &Session<'_>,
         id: &str,
     ) -> Result<Properties, ProviderError> {
-        poll(s, API_EC2_READ, Waiter::new("NatGatewayAvailable", 15, 40), || async {
-            let n = match describe(c, s, id).await? {
-                Some(n) => n,
-                // The waiter retries NatGatewayNotFound: a new gateway may not be listed yet.
-                None => return Ok(Poll::Pending("not found yet".to_owned())),
-            };
-            match n.state() {
-                Some(NatGatewayState::Available) => Ok(Poll::Done(())),
-                state if dead(state) => Err(s.error(
-                    ErrorClass::Fatal,
-                    "NatGatewayAvailable",
-                    n.failure_code().unwrap_or("NatGatewayFailed"),
-                    format!(
-                        "NAT gateway {id} is {}: {}",
-                        state.map_or("unknown", |s| s.as_str()),
-                        n.failure_message().unwrap_or("no failure message")
-                    ),
-                )),
-                other => Ok(Poll::Pending(
-                    other.map_or("unknown", |s| s.as_str()).to_owned(),
-                )),
-            }
-        })
+        poll(
+            s,
+            API_EC2_READ,
+            Waiter::new("NatGatewayAvailable", 15, 40),
+            || async {
+                let n = match describe(c, s, id).await? {
+                    Some(n) => n,
+                    // The waiter retries NatGatewayNotFound: a new gateway may not be listed yet.
+                    None => return Ok(Poll::Pending("not found yet".to_owned())),
+                };
+                match n.state() {
+                    Some(NatGatewayState::Available) => Ok(Poll::Done(())),
+                    state if dead(state) => Err(s.error(
+                        ErrorClass::Fatal,
+                        "NatGatewayAvailable",
+                        n.failure_code().unwrap_or("NatGatewayFailed"),
+                        format!(
+                            "NAT gateway {id} is {}: {}",
+                            state.map_or("unknown", |s| s.as_str()),
+                            n.failure_message().unwrap_or("no failure message")
+                        ),
+                    )),
+                    other => Ok(Poll::Pending(
+                        other.map_or("unknown", |s| s.as_str()).to_owned(),
+                    )),
+                }
+            },
+        )
         .await?;
         Ok(props_of([("id", Value::from(id))]))
     }
@@ -1034,15 +1087,20 @@ pub(crate) mod nat {
         s: &Session<'_>,
         id: &str,
     ) -> Result<Properties, ProviderError> {
-        poll(s, API_EC2_READ, Waiter::new("NatGatewayDeleted", 15, 40), || async {
-            match describe(c, s, id).await? {
-                None => Ok(Poll::Done(())),
-                Some(n) if n.state() == Some(&NatGatewayState::Deleted) => Ok(Poll::Done(())),
-                Some(n) => Ok(Poll::Pending(
-                    n.state().map_or("unknown", |s| s.as_str()).to_owned(),
-                )),
-            }
-        })
+        poll(
+            s,
+            API_EC2_READ,
+            Waiter::new("NatGatewayDeleted", 15, 40),
+            || async {
+                match describe(c, s, id).await? {
+                    None => Ok(Poll::Done(())),
+                    Some(n) if n.state() == Some(&NatGatewayState::Deleted) => Ok(Poll::Done(())),
+                    Some(n) => Ok(Poll::Pending(
+                        n.state().map_or("unknown", |s| s.as_str()).to_owned(),
+                    )),
+                }
+            },
+        )
         .await?;
         Ok(Properties::new())
     }
@@ -1352,7 +1410,12 @@ pub(crate) mod route_table {
         id: &str,
     ) -> Result<Created, ProviderError> {
         let t = describe(c, s, id).await?.ok_or_else(|| {
-            s.error(ErrorClass::NotFound, "DescribeRouteTables", "InvalidRouteTableID.NotFound", id)
+            s.error(
+                ErrorClass::NotFound,
+                "DescribeRouteTables",
+                "InvalidRouteTableID.NotFound",
+                id,
+            )
         })?;
         sync_routes(c, s, id, &live_routes(&t), &desired_routes(p)?).await?;
         let live = associations(&t);
@@ -1434,9 +1497,7 @@ pub(crate) mod sg {
     //! ports and peer; a rule whose only difference is its description is re-described, not
     //! revoked, so traffic never drops during an update.
 
-    use aws_sdk_ec2::types::{
-        IpPermission, IpRange, ResourceType, SecurityGroup, UserIdGroupPair,
-    };
+    use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, SecurityGroup, UserIdGroupPair};
 
     use super::*;
     use crate::provider::session::{DEPENDENTS_GRACE, retry_conflicts};
@@ -1464,15 +1525,15 @@ pub(crate) mod sg {
         }
     }
 
-    fn desired_rules(
-        p: Props<'_>,
-        group_id: &str,
-    ) -> Result<BTreeMap<Key, String>, ProviderError> {
+    fn desired_rules(p: Props<'_>, group_id: &str) -> Result<BTreeMap<Key, String>, ProviderError> {
         let mut rules = BTreeMap::new();
         for (egress, key) in [(false, "ingress"), (true, "egress")] {
             for r in p.maps(key)? {
-                let (protocol, from, to) =
-                    normalize(r.str("ip_protocol")?, r.opt_i32("from_port")?, r.opt_i32("to_port")?);
+                let (protocol, from, to) = normalize(
+                    r.str("ip_protocol")?,
+                    r.opt_i32("from_port")?,
+                    r.opt_i32("to_port")?,
+                );
                 let peer = if let Some(cidr) = r.opt_str("cidr_ipv4")? {
                     Peer::Cidr(cidr.to_owned())
                 } else if r.opt_bool("self")? == Some(true) {
@@ -1489,7 +1550,10 @@ pub(crate) mod sg {
 
     fn live_rules(g: &SecurityGroup) -> BTreeMap<Key, String> {
         let mut rules = BTreeMap::new();
-        for (egress, perms) in [(false, g.ip_permissions()), (true, g.ip_permissions_egress())] {
+        for (egress, perms) in [
+            (false, g.ip_permissions()),
+            (true, g.ip_permissions_egress()),
+        ] {
             for perm in perms {
                 let (protocol, from, to) = normalize(
                     perm.ip_protocol().unwrap_or("-1"),
@@ -1499,7 +1563,13 @@ pub(crate) mod sg {
                 for range in perm.ip_ranges() {
                     if let Some(cidr) = range.cidr_ip() {
                         rules.insert(
-                            (egress, protocol.clone(), from, to, Peer::Cidr(cidr.to_owned())),
+                            (
+                                egress,
+                                protocol.clone(),
+                                from,
+                                to,
+                                Peer::Cidr(cidr.to_owned()),
+                            ),
                             range.description().unwrap_or_default().to_owned(),
                         );
                     }
@@ -1507,7 +1577,13 @@ pub(crate) mod sg {
                 for pair in perm.user_id_group_pairs() {
                     if let Some(group) = pair.group_id() {
                         rules.insert(
-                            (egress, protocol.clone(), from, to, Peer::Group(group.to_owned())),
+                            (
+                                egress,
+                                protocol.clone(),
+                                from,
+                                to,
+                                Peer::Group(group.to_owned()),
+                            ),
                             pair.description().unwrap_or_default().to_owned(),
                         );
                     }
@@ -1575,8 +1651,11 @@ pub(crate) mod sg {
         let id = match existing {
             Some(id) => id.to_owned(),
             None => {
-                let (name, description, vpc) =
-                    (p.str("group_name")?, p.str("description")?, p.str("vpc_id")?);
+                let (name, description, vpc) = (
+                    p.str("group_name")?,
+                    p.str("description")?,
+                    p.str("vpc_id")?,
+                );
                 s.mutating(
                     "CreateSecurityGroup",
                     API_EC2_MUTATING,
@@ -1634,21 +1713,72 @@ pub(crate) mod sg {
         key: &Key,
         description: &str,
     ) -> Result<(), ProviderError> {
-        s.mutating(op, API_EC2_MUTATING, serde_json::json!({ "group_id": id, "rule": rule_json(key, description) }))
-            .await?;
+        s.mutating(
+            op,
+            API_EC2_MUTATING,
+            serde_json::json!({ "group_id": id, "rule": rule_json(key, description) }),
+        )
+        .await?;
         let perm = permission(key, description);
         let ec2 = &c.ec2;
         let sent = match op {
-            "AuthorizeSecurityGroupIngress" => ec2.authorize_security_group_ingress().group_id(id).ip_permissions(perm).send().await.map(drop).map_err(|e| s.fail(op, e)),
-            "AuthorizeSecurityGroupEgress" => ec2.authorize_security_group_egress().group_id(id).ip_permissions(perm).send().await.map(drop).map_err(|e| s.fail(op, e)),
-            "RevokeSecurityGroupIngress" => ec2.revoke_security_group_ingress().group_id(id).ip_permissions(perm).send().await.map(drop).map_err(|e| s.fail(op, e)),
-            "RevokeSecurityGroupEgress" => ec2.revoke_security_group_egress().group_id(id).ip_permissions(perm).send().await.map(drop).map_err(|e| s.fail(op, e)),
-            "UpdateSecurityGroupRuleDescriptionsIngress" => ec2.update_security_group_rule_descriptions_ingress().group_id(id).ip_permissions(perm).send().await.map(drop).map_err(|e| s.fail(op, e)),
-            _ => ec2.update_security_group_rule_descriptions_egress().group_id(id).ip_permissions(perm).send().await.map(drop).map_err(|e| s.fail(op, e)),
+            "AuthorizeSecurityGroupIngress" => ec2
+                .authorize_security_group_ingress()
+                .group_id(id)
+                .ip_permissions(perm)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| s.fail(op, e)),
+            "AuthorizeSecurityGroupEgress" => ec2
+                .authorize_security_group_egress()
+                .group_id(id)
+                .ip_permissions(perm)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| s.fail(op, e)),
+            "RevokeSecurityGroupIngress" => ec2
+                .revoke_security_group_ingress()
+                .group_id(id)
+                .ip_permissions(perm)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| s.fail(op, e)),
+            "RevokeSecurityGroupEgress" => ec2
+                .revoke_security_group_egress()
+                .group_id(id)
+                .ip_permissions(perm)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| s.fail(op, e)),
+            "UpdateSecurityGroupRuleDescriptionsIngress" => ec2
+                .update_security_group_rule_descriptions_ingress()
+                .group_id(id)
+                .ip_permissions(perm)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| s.fail(op, e)),
+            _ => ec2
+                .update_security_group_rule_descriptions_egress()
+                .group_id(id)
+                .ip_permissions(perm)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| s.fail(op, e)),
         };
         match sent {
             // Authorizing a rule that exists, or revoking one that does not, has converged.
-            Err(e) if e.code == "InvalidPermission.Duplicate" || e.code == "InvalidPermission.NotFound" => Ok(()),
+            Err(e)
+                if e.code == "InvalidPermission.Duplicate"
+                    || e.code == "InvalidPermission.NotFound" =>
+            {
+                Ok(())
+            }
             other => other,
         }
     }
@@ -1660,7 +1790,12 @@ pub(crate) mod sg {
         id: &str,
     ) -> Result<Created, ProviderError> {
         let g = describe(c, s, id).await?.ok_or_else(|| {
-            s.error(ErrorClass::NotFound, "DescribeSecurityGroups", "InvalidGroup.NotFound", id)
+            s.error(
+                ErrorClass::NotFound,
+                "DescribeSecurityGroups",
+                "InvalidGroup.NotFound",
+                id,
+            )
         })?;
         let want = desired_rules(p, id)?;
         let live = live_rules(&g);
@@ -1718,8 +1853,14 @@ pub(crate) mod sg {
         let same = desired_rules(recorded, id).is_ok_and(|want| want == live);
         let (ingress, egress) = if same {
             (
-                recorded.get("ingress").cloned().unwrap_or(Value::List(Vec::new())),
-                recorded.get("egress").cloned().unwrap_or(Value::List(Vec::new())),
+                recorded
+                    .get("ingress")
+                    .cloned()
+                    .unwrap_or(Value::List(Vec::new())),
+                recorded
+                    .get("egress")
+                    .cloned()
+                    .unwrap_or(Value::List(Vec::new())),
             )
         } else {
             let list = |egress: bool| {
@@ -1735,8 +1876,14 @@ pub(crate) mod sg {
         Ok(Some(LiveObject {
             cloud_id: id.to_owned(),
             properties: props_of([
-                ("group_name", Value::from(g.group_name().unwrap_or_default())),
-                ("description", Value::from(g.description().unwrap_or_default())),
+                (
+                    "group_name",
+                    Value::from(g.group_name().unwrap_or_default()),
+                ),
+                (
+                    "description",
+                    Value::from(g.description().unwrap_or_default()),
+                ),
                 ("vpc_id", Value::from(g.vpc_id().unwrap_or_default())),
                 ("ingress", ingress),
                 ("egress", egress),
@@ -1783,10 +1930,20 @@ pub(crate) mod endpoint {
     use super::*;
     use crate::provider::session::{Poll, Waiter, poll};
 
+    /// Whether the endpoint's state is `name`. The API documents capitalized states but
+    /// answers in lower case (`available`), so compare without case.
+    fn state_is(state: Option<&State>, names: &[&str]) -> bool {
+        state.is_some_and(|s| names.iter().any(|n| s.as_str().eq_ignore_ascii_case(n)))
+    }
+
+    fn available(state: Option<&State>) -> bool {
+        state_is(state, &["available"])
+    }
+
     fn dead(state: Option<&State>) -> bool {
-        matches!(
+        state_is(
             state,
-            Some(State::Deleted | State::Deleting | State::Failed | State::Rejected | State::Expired)
+            &["deleted", "deleting", "failed", "rejected", "expired"],
         )
     }
 
@@ -1875,7 +2032,7 @@ pub(crate) mod endpoint {
         )?;
         Ok(out
             .and_then(|o| o.vpc_endpoints().first().cloned())
-            .filter(|e| !matches!(e.state(), Some(State::Deleted))))
+            .filter(|e| !state_is(e.state(), &["deleted"])))
     }
 
     fn groups(e: &VpcEndpoint) -> Vec<String> {
@@ -1902,7 +2059,12 @@ pub(crate) mod endpoint {
     ) -> Result<Created, ProviderError> {
         s.read(API_EC2_READ).await;
         let e = describe(c, s, id).await?.ok_or_else(|| {
-            s.error(ErrorClass::NotFound, "DescribeVpcEndpoints", "InvalidVpcEndpointId.NotFound", id)
+            s.error(
+                ErrorClass::NotFound,
+                "DescribeVpcEndpoints",
+                "InvalidVpcEndpointId.NotFound",
+                id,
+            )
         })?;
         let interface = p.str("vpc_endpoint_type")? == "Interface";
         let (add_subnets, remove_subnets) = if interface {
@@ -1962,7 +2124,7 @@ pub(crate) mod endpoint {
                 .map_err(|e| s.fail("ModifyVpcEndpoint", e))?;
         }
         sync_tags(c, s, id, &live_tags(e.tags()), &p.tags()?).await?;
-        let ready = e.state() == Some(&State::Available);
+        let ready = available(e.state());
         Ok(created(id, props_of([("id", Value::from(id))]), ready))
     }
 
@@ -1978,7 +2140,10 @@ pub(crate) mod endpoint {
         let kind = e.vpc_endpoint_type().map_or("Gateway", |t| t.as_str());
         let mut properties = props_of([
             ("vpc_id", Value::from(e.vpc_id().unwrap_or_default())),
-            ("service_name", Value::from(e.service_name().unwrap_or_default())),
+            (
+                "service_name",
+                Value::from(e.service_name().unwrap_or_default()),
+            ),
             ("vpc_endpoint_type", Value::from(kind)),
             ("tags", tags_value(&live_tags(e.tags()))),
         ]);
@@ -2014,27 +2179,34 @@ pub(crate) mod endpoint {
         s: &Session<'_>,
         id: &str,
     ) -> Result<Properties, ProviderError> {
-        poll(s, API_EC2_READ, Waiter::new("VpcEndpointAvailable", 15, 40), || async {
-            let Some(e) = describe(c, s, id).await? else {
-                return Ok(Poll::Pending("not found yet".to_owned()));
-            };
-            match e.state() {
-                Some(State::Available) => Ok(Poll::Done(())),
-                state if dead(state) => Err(s.error(
-                    ErrorClass::Fatal,
-                    "VpcEndpointAvailable",
-                    "VpcEndpointFailed",
-                    format!(
-                        "VPC endpoint {id} is {}: {}",
-                        state.map_or("unknown", |s| s.as_str()),
-                        e.last_error().and_then(|l| l.message()).unwrap_or("no error message")
-                    ),
-                )),
-                other => Ok(Poll::Pending(
-                    other.map_or("unknown", |s| s.as_str()).to_owned(),
-                )),
-            }
-        })
+        poll(
+            s,
+            API_EC2_READ,
+            Waiter::new("VpcEndpointAvailable", 15, 40),
+            || async {
+                let Some(e) = describe(c, s, id).await? else {
+                    return Ok(Poll::Pending("not found yet".to_owned()));
+                };
+                match e.state() {
+                    state if available(state) => Ok(Poll::Done(())),
+                    state if dead(state) => Err(s.error(
+                        ErrorClass::Fatal,
+                        "VpcEndpointAvailable",
+                        "VpcEndpointFailed",
+                        format!(
+                            "VPC endpoint {id} is {}: {}",
+                            state.map_or("unknown", |s| s.as_str()),
+                            e.last_error()
+                                .and_then(|l| l.message())
+                                .unwrap_or("no error message")
+                        ),
+                    )),
+                    other => Ok(Poll::Pending(
+                        other.map_or("unknown", |s| s.as_str()).to_owned(),
+                    )),
+                }
+            },
+        )
         .await?;
         Ok(props_of([("id", Value::from(id))]))
     }
@@ -2044,14 +2216,19 @@ pub(crate) mod endpoint {
         s: &Session<'_>,
         id: &str,
     ) -> Result<Properties, ProviderError> {
-        poll(s, API_EC2_READ, Waiter::new("VpcEndpointDeleted", 15, 40), || async {
-            match describe(c, s, id).await? {
-                None => Ok(Poll::Done(())),
-                Some(e) => Ok(Poll::Pending(
-                    e.state().map_or("unknown", |s| s.as_str()).to_owned(),
-                )),
-            }
-        })
+        poll(
+            s,
+            API_EC2_READ,
+            Waiter::new("VpcEndpointDeleted", 15, 40),
+            || async {
+                match describe(c, s, id).await? {
+                    None => Ok(Poll::Done(())),
+                    Some(e) => Ok(Poll::Pending(
+                        e.state().map_or("unknown", |s| s.as_str()).to_owned(),
+                    )),
+                }
+            },
+        )
         .await?;
         Ok(Properties::new())
     }
@@ -2086,7 +2263,12 @@ pub(crate) mod endpoint {
                 if class == ErrorClass::NotFound {
                     Ok(())
                 } else {
-                    Err(s.error(class, "DeleteVpcEndpoints", code, err.message().unwrap_or("")))
+                    Err(s.error(
+                        class,
+                        "DeleteVpcEndpoints",
+                        code,
+                        err.message().unwrap_or(""),
+                    ))
                 }
             }
             None => Ok(()),

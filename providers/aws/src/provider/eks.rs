@@ -17,12 +17,18 @@ use super::{API_EKS_READ, Clients};
 use crate::kinds::API_EKS;
 
 fn eks_tags(tags: Option<&HashMap<String, String>>) -> BTreeMap<String, String> {
-    managed_tags(tags.into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())))
+    managed_tags(
+        tags.into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    )
 }
 
 fn owned(s: &Session<'_>, tags: Option<&HashMap<String, String>>) -> bool {
     owned_by(
-        tags.into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())),
+        tags.into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
         &s.ctx.fleet,
         s.address,
     )
@@ -134,7 +140,13 @@ pub(crate) mod cluster {
     /// botocore's `ClusterDeleted`.
     const DELETED: Waiter = Waiter::new("ClusterDeleted", 30, 40);
     /// Every control-plane log type.
-    const LOG_TYPES: &[&str] = &["api", "audit", "authenticator", "controllerManager", "scheduler"];
+    const LOG_TYPES: &[&str] = &[
+        "api",
+        "audit",
+        "authenticator",
+        "controllerManager",
+        "scheduler",
+    ];
 
     pub(crate) async fn describe(
         c: &Clients,
@@ -174,7 +186,10 @@ pub(crate) mod cluster {
             ),
             (
                 "oidc_issuer",
-                opt(cl.identity().and_then(|i| i.oidc()).and_then(|o| o.issuer())),
+                opt(cl
+                    .identity()
+                    .and_then(|i| i.oidc())
+                    .and_then(|o| o.issuer())),
             ),
             (
                 "cluster_security_group_id",
@@ -201,7 +216,9 @@ pub(crate) mod cluster {
             .collect();
         let mut logging = Logging::builder().cluster_logging(
             LogSetup::builder()
-                .set_types(Some(want.iter().map(|l| LogType::from(l.as_str())).collect()))
+                .set_types(Some(
+                    want.iter().map(|l| LogType::from(l.as_str())).collect(),
+                ))
                 .enabled(true)
                 .build(),
         );
@@ -254,7 +271,13 @@ pub(crate) mod cluster {
                     ready,
                 });
             }
-            Some(_) => return Err(not_owned(s, "CreateCluster", &format!("EKS cluster `{name}`"))),
+            Some(_) => {
+                return Err(not_owned(
+                    s,
+                    "CreateCluster",
+                    &format!("EKS cluster `{name}`"),
+                ));
+            }
             None => {}
         }
         let token = props::client_token(generation);
@@ -262,7 +285,8 @@ pub(crate) mod cluster {
             Some(a) => Some(
                 CreateAccessConfigRequest::builder()
                     .set_authentication_mode(
-                        a.opt_str("authentication_mode")?.map(AuthenticationMode::from),
+                        a.opt_str("authentication_mode")?
+                            .map(AuthenticationMode::from),
                     )
                     .set_bootstrap_cluster_creator_admin_permissions(
                         a.opt_bool("bootstrap_cluster_creator_admin_permissions")?,
@@ -294,7 +318,9 @@ pub(crate) mod cluster {
             .send()
             .await
             .map_err(|e| s.fail("CreateCluster", e))?;
-        let cl = out.cluster().ok_or_else(|| s.missing("CreateCluster", "cluster"))?;
+        let cl = out
+            .cluster()
+            .ok_or_else(|| s.missing("CreateCluster", "cluster"))?;
         Ok(Created {
             cloud_id: name.to_owned(),
             outputs: outputs(cl),
@@ -321,7 +347,9 @@ pub(crate) mod cluster {
                     "ClusterFailed",
                     format!("cluster `{name}` is {}", status.as_str()),
                 )),
-                other => Ok(Poll::Pending(other.map_or("unknown", |s| s.as_str()).to_owned())),
+                other => Ok(Poll::Pending(
+                    other.map_or("unknown", |s| s.as_str()).to_owned(),
+                )),
             }
         })
         .await
@@ -346,15 +374,22 @@ pub(crate) mod cluster {
             match describe(c, s, name).await? {
                 None => Ok(Poll::Done(())),
                 Some(cl) => match cl.status() {
-                    Some(status @ (ClusterStatus::Active | ClusterStatus::Creating | ClusterStatus::Pending)) => {
-                        Err(s.error(
-                            ErrorClass::Fatal,
-                            "ClusterDeleted",
-                            "ClusterNotDeleting",
-                            format!("cluster `{name}` is {} instead of going away", status.as_str()),
-                        ))
-                    }
-                    other => Ok(Poll::Pending(other.map_or("unknown", |s| s.as_str()).to_owned())),
+                    Some(
+                        status @ (ClusterStatus::Active
+                        | ClusterStatus::Creating
+                        | ClusterStatus::Pending),
+                    ) => Err(s.error(
+                        ErrorClass::Fatal,
+                        "ClusterDeleted",
+                        "ClusterNotDeleting",
+                        format!(
+                            "cluster `{name}` is {} instead of going away",
+                            status.as_str()
+                        ),
+                    )),
+                    other => Ok(Poll::Pending(
+                        other.map_or("unknown", |s| s.as_str()).to_owned(),
+                    )),
                 },
             }
         })
@@ -398,9 +433,18 @@ pub(crate) mod cluster {
         };
         let vpc_same = vpc.is_some_and(|v| {
             same_set(v.subnet_ids(), p.strings("subnet_ids").unwrap_or_default())
-                && same_set(v.security_group_ids(), p.strings("security_group_ids").unwrap_or_default())
-                && p.opt_bool("endpoint_public_access").ok().flatten().is_none_or(|b| b == v.endpoint_public_access())
-                && p.opt_bool("endpoint_private_access").ok().flatten().is_none_or(|b| b == v.endpoint_private_access())
+                && same_set(
+                    v.security_group_ids(),
+                    p.strings("security_group_ids").unwrap_or_default(),
+                )
+                && p.opt_bool("endpoint_public_access")
+                    .ok()
+                    .flatten()
+                    .is_none_or(|b| b == v.endpoint_public_access())
+                && p.opt_bool("endpoint_private_access")
+                    .ok()
+                    .flatten()
+                    .is_none_or(|b| b == v.endpoint_private_access())
         });
         if !vpc_same {
             s.mutating(
@@ -469,11 +513,19 @@ pub(crate) mod cluster {
         let recorded = Props::new(&prior.resolved, s.address);
         let vpc = cl.resources_vpc_config();
         let access = cl.access_config();
-        // DescribeCluster does not return the create-only bootstrap flag: keep the recorded one.
-        let bootstrap = recorded
-            .map("access_config")?
-            .and_then(|a| a.get("bootstrap_cluster_creator_admin_permissions").cloned())
-            .unwrap_or(Value::Null);
+        // DescribeCluster does not return the create-only bootstrap flag: keep the recorded
+        // one, and the recorded mode when the answer has none (older APIs and moto).
+        let recorded_access = recorded.map("access_config")?;
+        let recorded_access = |key: &str| {
+            recorded_access
+                .and_then(|a| a.get(key).cloned())
+                .unwrap_or(Value::Null)
+        };
+        let bootstrap = recorded_access("bootstrap_cluster_creator_admin_permissions");
+        let mode = match access.and_then(|a| a.authentication_mode()) {
+            Some(m) => Value::from(m.as_str()),
+            None => recorded_access("authentication_mode"),
+        };
         let encryption = cl
             .encryption_config()
             .iter()
@@ -492,14 +544,22 @@ pub(crate) mod cluster {
             .collect();
         let mut log_types = enabled_logs(&cl);
         let recorded_logs = recorded.strings("enabled_cluster_log_types")?;
-        log_types.sort_by_key(|l| recorded_logs.iter().position(|r| r == l).unwrap_or(usize::MAX));
+        log_types.sort_by_key(|l| {
+            recorded_logs
+                .iter()
+                .position(|r| r == l)
+                .unwrap_or(usize::MAX)
+        });
         Ok(Some(LiveObject {
             cloud_id: name.to_owned(),
             properties: props_of([
                 ("name", opt(cl.name())),
                 ("version", opt(cl.version())),
                 ("role_arn", opt(cl.role_arn())),
-                ("subnet_ids", strings_value(vpc.map(|v| v.subnet_ids()).unwrap_or_default())),
+                (
+                    "subnet_ids",
+                    strings_value(vpc.map(|v| v.subnet_ids()).unwrap_or_default()),
+                ),
                 (
                     "security_group_ids",
                     strings_value(vpc.map(|v| v.security_group_ids()).unwrap_or_default()),
@@ -515,10 +575,7 @@ pub(crate) mod cluster {
                 (
                     "access_config",
                     Value::Map(props_of([
-                        (
-                            "authentication_mode",
-                            opt(access.and_then(|a| a.authentication_mode()).map(|m| m.as_str())),
-                        ),
+                        ("authentication_mode", mode),
                         ("bootstrap_cluster_creator_admin_permissions", bootstrap),
                     ])),
                 ),
@@ -530,16 +587,33 @@ pub(crate) mod cluster {
         }))
     }
 
-    pub(crate) async fn delete(c: &Clients, s: &Session<'_>, name: &str) -> Result<(), ProviderError> {
+    pub(crate) async fn delete(
+        c: &Clients,
+        s: &Session<'_>,
+        name: &str,
+    ) -> Result<(), ProviderError> {
         // Node groups, add-ons and associations of the same walk may still be deleting.
         retry_conflicts(s, DEPENDENTS_GRACE, || async {
-            s.mutating("DeleteCluster", API_EKS, serde_json::json!({ "name": name }))
-                .await?;
-            match c.eks.delete_cluster().name(name).send().await.map_err(|e| s.fail("DeleteCluster", e)) {
+            s.mutating(
+                "DeleteCluster",
+                API_EKS,
+                serde_json::json!({ "name": name }),
+            )
+            .await?;
+            match c
+                .eks
+                .delete_cluster()
+                .name(name)
+                .send()
+                .await
+                .map_err(|e| s.fail("DeleteCluster", e))
+            {
                 Ok(_) => Ok(()),
                 Err(e) if e.class == ErrorClass::NotFound => Ok(()),
                 // Deleting a cluster already being deleted has converged.
-                Err(e) if e.class == ErrorClass::Conflict && e.message.contains("DELETING") => Ok(()),
+                Err(e) if e.class == ErrorClass::Conflict && e.message.contains("DELETING") => {
+                    Ok(())
+                }
                 Err(e) => Err(e),
             }
         })
@@ -646,7 +720,11 @@ pub(crate) mod nodegroup {
                 });
             }
             Some(_) => {
-                return Err(not_owned(s, "CreateNodegroup", &format!("node group `{cluster}/{name}`")));
+                return Err(not_owned(
+                    s,
+                    "CreateNodegroup",
+                    &format!("node group `{cluster}/{name}`"),
+                ));
             }
             None => {}
         }
@@ -696,7 +774,9 @@ pub(crate) mod nodegroup {
             .send()
             .await
             .map_err(|e| s.fail("CreateNodegroup", e))?;
-        let ng = out.nodegroup().ok_or_else(|| s.missing("CreateNodegroup", "nodegroup"))?;
+        let ng = out
+            .nodegroup()
+            .ok_or_else(|| s.missing("CreateNodegroup", "nodegroup"))?;
         Ok(Created {
             cloud_id,
             outputs: outputs(ng),
@@ -739,10 +819,15 @@ pub(crate) mod nodegroup {
                         ErrorClass::Fatal,
                         "NodegroupActive",
                         "CreateFailed",
-                        format!("node group `{cluster}/{name}` failed: {}", issues.join("; ")),
+                        format!(
+                            "node group `{cluster}/{name}` failed: {}",
+                            issues.join("; ")
+                        ),
                     ))
                 }
-                other => Ok(Poll::Pending(other.map_or("unknown", |s| s.as_str()).to_owned())),
+                other => Ok(Poll::Pending(
+                    other.map_or("unknown", |s| s.as_str()).to_owned(),
+                )),
             }
         })
         .await
@@ -772,7 +857,9 @@ pub(crate) mod nodegroup {
                     "DeleteFailed",
                     format!("node group `{cluster}/{name}` failed to delete"),
                 )),
-                Some(ng) => Ok(Poll::Pending(ng.status().map_or("unknown", |s| s.as_str()).to_owned())),
+                Some(ng) => Ok(Poll::Pending(
+                    ng.status().map_or("unknown", |s| s.as_str()).to_owned(),
+                )),
             }
         })
         .await?;
@@ -827,7 +914,10 @@ pub(crate) mod nodegroup {
             .cloned()
             .collect();
         if !add.is_empty() || !remove.is_empty() {
-            detail.insert("labels".to_owned(), serde_json::json!({ "add": add, "remove": remove }));
+            detail.insert(
+                "labels".to_owned(),
+                serde_json::json!({ "add": add, "remove": remove }),
+            );
             req = req.labels(
                 UpdateLabelsPayload::builder()
                     .set_add_or_update_labels((!add.is_empty()).then_some(add))
@@ -850,7 +940,10 @@ pub(crate) mod nodegroup {
             .cloned()
             .collect();
         if !add.is_empty() || !remove.is_empty() {
-            detail.insert("taints".to_owned(), serde_json::json!({ "add": add.len(), "remove": remove.len() }));
+            detail.insert(
+                "taints".to_owned(),
+                serde_json::json!({ "add": add.len(), "remove": remove.len() }),
+            );
             req = req.taints(
                 UpdateTaintsPayload::builder()
                     .set_add_or_update_taints((!add.is_empty()).then_some(add))
@@ -879,15 +972,26 @@ pub(crate) mod nodegroup {
         if let Some(u) = p.map("update_config")? {
             let want = u.opt_i32("max_unavailable")?;
             if want.is_some() && want != ng.update_config().and_then(|l| l.max_unavailable()) {
-                detail.insert("update_config".to_owned(), serde_json::json!({ "max_unavailable": want }));
-                req = req.update_config(NodegroupUpdateConfig::builder().set_max_unavailable(want).build());
+                detail.insert(
+                    "update_config".to_owned(),
+                    serde_json::json!({ "max_unavailable": want }),
+                );
+                req = req.update_config(
+                    NodegroupUpdateConfig::builder()
+                        .set_max_unavailable(want)
+                        .build(),
+                );
             }
         }
         if !detail.is_empty() {
             detail.insert("cluster_name".to_owned(), cluster.into());
             detail.insert("nodegroup_name".to_owned(), name.into());
-            s.mutating("UpdateNodegroupConfig", API_EKS, serde_json::Value::Object(detail))
-                .await?;
+            s.mutating(
+                "UpdateNodegroupConfig",
+                API_EKS,
+                serde_json::Value::Object(detail),
+            )
+            .await?;
             req.send()
                 .await
                 .map_err(|e| s.fail("UpdateNodegroupConfig", e))?;
@@ -919,6 +1023,18 @@ pub(crate) mod nodegroup {
             .opt_str("nodegroup_name")?
             .filter(|b| name == *b || name.starts_with(&format!("{b}-")))
             .unwrap_or(name);
+        // The recorded update config when the answer has none (moto omits it).
+        let update_config = match ng.update_config() {
+            Some(u) => Value::Map(props_of([(
+                "max_unavailable",
+                u.max_unavailable()
+                    .map_or(Value::Null, |i| Value::from(i64::from(i))),
+            )])),
+            None => recorded
+                .get("update_config")
+                .cloned()
+                .unwrap_or(Value::Null),
+        };
         let sc = ng.scaling_config();
         let int = |v: Option<i32>| v.map_or(Value::Null, |i| Value::from(i64::from(i)));
         let labels: BTreeMap<String, String> = ng
@@ -963,20 +1079,18 @@ pub(crate) mod nodegroup {
                 ("version", opt(ng.version())),
                 ("labels", tags_value(&labels)),
                 ("taints", Value::List(taints)),
-                (
-                    "update_config",
-                    Value::Map(props_of([(
-                        "max_unavailable",
-                        int(ng.update_config().and_then(|u| u.max_unavailable())),
-                    )])),
-                ),
+                ("update_config", update_config),
                 ("tags", tags_value(&eks_tags(ng.tags()))),
             ]),
             outputs: outputs(&ng),
         }))
     }
 
-    pub(crate) async fn delete(c: &Clients, s: &Session<'_>, id: &str) -> Result<(), ProviderError> {
+    pub(crate) async fn delete(
+        c: &Clients,
+        s: &Session<'_>,
+        id: &str,
+    ) -> Result<(), ProviderError> {
         let (cluster, name) = split(s, id)?;
         s.mutating(
             "DeleteNodegroup",
@@ -1040,7 +1154,10 @@ pub(crate) mod addon {
         ])
     }
 
-    fn associations(s: &Session<'_>, p: Props<'_>) -> Result<Option<Vec<AddonPodIdentityAssociations>>, ProviderError> {
+    fn associations(
+        s: &Session<'_>,
+        p: Props<'_>,
+    ) -> Result<Option<Vec<AddonPodIdentityAssociations>>, ProviderError> {
         if p.get("pod_identity_associations").is_none() {
             return Ok(None);
         }
@@ -1051,7 +1168,14 @@ pub(crate) mod addon {
                     .service_account(a.str("service_account")?)
                     .role_arn(a.str("role_arn")?)
                     .build()
-                    .map_err(|e| s.error(ErrorClass::Fatal, "CreateAddon", "InvalidProperty", e.to_string()))
+                    .map_err(|e| {
+                        s.error(
+                            ErrorClass::Fatal,
+                            "CreateAddon",
+                            "InvalidProperty",
+                            e.to_string(),
+                        )
+                    })
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
@@ -1098,7 +1222,9 @@ pub(crate) mod addon {
             .send()
             .await
             .map_err(|e| s.fail("CreateAddon", e))?;
-        let a = out.addon().ok_or_else(|| s.missing("CreateAddon", "addon"))?;
+        let a = out
+            .addon()
+            .ok_or_else(|| s.missing("CreateAddon", "addon"))?;
         Ok(Created {
             cloud_id,
             outputs: outputs(a),
@@ -1130,16 +1256,28 @@ pub(crate) mod addon {
                         .map(|h| h.issues())
                         .unwrap_or_default()
                         .iter()
-                        .map(|i| format!("{}: {}", i.code().map_or("", |c| c.as_str()), i.message().unwrap_or_default()))
+                        .map(|i| {
+                            format!(
+                                "{}: {}",
+                                i.code().map_or("", |c| c.as_str()),
+                                i.message().unwrap_or_default()
+                            )
+                        })
                         .collect();
                     Err(s.error(
                         ErrorClass::Fatal,
                         "AddonActive",
                         status.as_str(),
-                        format!("add-on `{id}` is {}: {}", status.as_str(), issues.join("; ")),
+                        format!(
+                            "add-on `{id}` is {}: {}",
+                            status.as_str(),
+                            issues.join("; ")
+                        ),
                     ))
                 }
-                other => Ok(Poll::Pending(other.map_or("unknown", |s| s.as_str()).to_owned())),
+                other => Ok(Poll::Pending(
+                    other.map_or("unknown", |s| s.as_str()).to_owned(),
+                )),
             }
         })
         .await
@@ -1160,7 +1298,9 @@ pub(crate) mod addon {
                     "DeleteFailed",
                     format!("add-on `{id}` failed to delete"),
                 )),
-                Some(a) => Ok(Poll::Pending(a.status().map_or("unknown", |s| s.as_str()).to_owned())),
+                Some(a) => Ok(Poll::Pending(
+                    a.status().map_or("unknown", |s| s.as_str()).to_owned(),
+                )),
             }
         })
         .await?;
@@ -1176,7 +1316,12 @@ pub(crate) mod addon {
         let (cluster, name) = split(s, id)?;
         s.read(API_EKS_READ).await;
         let a = describe(c, s, cluster, name).await?.ok_or_else(|| {
-            s.error(ErrorClass::NotFound, "DescribeAddon", "ResourceNotFoundException", id)
+            s.error(
+                ErrorClass::NotFound,
+                "DescribeAddon",
+                "ResourceNotFoundException",
+                id,
+            )
         })?;
         let version = p.opt_str("addon_version")?;
         let role = p.opt_str("service_account_role_arn")?;
@@ -1241,7 +1386,10 @@ pub(crate) mod addon {
             // Not returned by DescribeAddon: how conflicts are resolved is per call.
             (
                 "resolve_conflicts",
-                recorded.get("resolve_conflicts").cloned().unwrap_or(Value::Null),
+                recorded
+                    .get("resolve_conflicts")
+                    .cloned()
+                    .unwrap_or(Value::Null),
             ),
             ("tags", tags_value(&eks_tags(a.tags()))),
         ]);
@@ -1266,7 +1414,11 @@ pub(crate) mod addon {
         }))
     }
 
-    pub(crate) async fn delete(c: &Clients, s: &Session<'_>, id: &str) -> Result<(), ProviderError> {
+    pub(crate) async fn delete(
+        c: &Clients,
+        s: &Session<'_>,
+        id: &str,
+    ) -> Result<(), ProviderError> {
         let (cluster, name) = split(s, id)?;
         s.mutating(
             "DeleteAddon",
@@ -1385,9 +1537,9 @@ pub(crate) mod pod_identity {
         let a = out
             .association()
             .ok_or_else(|| s.missing("CreatePodIdentityAssociation", "association"))?;
-        let id = a
-            .association_id()
-            .ok_or_else(|| s.missing("CreatePodIdentityAssociation", "association.associationId"))?;
+        let id = a.association_id().ok_or_else(|| {
+            s.missing("CreatePodIdentityAssociation", "association.associationId")
+        })?;
         Ok(Created {
             cloud_id: format!("{cluster}/{id}"),
             outputs: outputs(a),
@@ -1403,7 +1555,12 @@ pub(crate) mod pod_identity {
     ) -> Result<Created, ProviderError> {
         let (cluster, id) = split(s, cloud_id)?;
         let a = describe(c, s, cluster, id).await?.ok_or_else(|| {
-            s.error(ErrorClass::NotFound, "DescribePodIdentityAssociation", "ResourceNotFoundException", cloud_id)
+            s.error(
+                ErrorClass::NotFound,
+                "DescribePodIdentityAssociation",
+                "ResourceNotFoundException",
+                cloud_id,
+            )
         })?;
         let role = p.str("role_arn")?;
         if a.role_arn() != Some(role) {
@@ -1454,7 +1611,11 @@ pub(crate) mod pod_identity {
         }))
     }
 
-    pub(crate) async fn delete(c: &Clients, s: &Session<'_>, cloud_id: &str) -> Result<(), ProviderError> {
+    pub(crate) async fn delete(
+        c: &Clients,
+        s: &Session<'_>,
+        cloud_id: &str,
+    ) -> Result<(), ProviderError> {
         let (cluster, id) = split(s, cloud_id)?;
         s.mutating(
             "DeletePodIdentityAssociation",
@@ -1548,7 +1709,10 @@ pub(crate) mod access_entry {
                 Some((
                     a.policy_arn()?.to_owned(),
                     (
-                        scope.and_then(|s| s.r#type()).map_or("cluster", |t| t.as_str()).to_owned(),
+                        scope
+                            .and_then(|s| s.r#type())
+                            .map_or("cluster", |t| t.as_str())
+                            .to_owned(),
                         scope.map(|s| s.namespaces().to_vec()).unwrap_or_default(),
                     ),
                 ))
@@ -1567,7 +1731,11 @@ pub(crate) mod access_entry {
         match describe(c, s, cluster, principal).await? {
             Some(e) if owned(s, e.tags()) => {}
             Some(_) => {
-                return Err(not_owned(s, "CreateAccessEntry", &format!("the access entry of `{principal}`")));
+                return Err(not_owned(
+                    s,
+                    "CreateAccessEntry",
+                    &format!("the access entry of `{principal}`"),
+                ));
             }
             None => {
                 let token = props::client_token(generation);
@@ -1600,7 +1768,12 @@ pub(crate) mod access_entry {
     ) -> Result<Created, ProviderError> {
         let (cluster, principal) = split(s, cloud_id)?;
         let e = describe(c, s, cluster, principal).await?.ok_or_else(|| {
-            s.error(ErrorClass::NotFound, "DescribeAccessEntry", "ResourceNotFoundException", cloud_id)
+            s.error(
+                ErrorClass::NotFound,
+                "DescribeAccessEntry",
+                "ResourceNotFoundException",
+                cloud_id,
+            )
         })?;
         let want = desired(p)?;
         let have = live(c, s, cluster, principal).await?;
@@ -1693,7 +1866,11 @@ pub(crate) mod access_entry {
         }))
     }
 
-    pub(crate) async fn delete(c: &Clients, s: &Session<'_>, cloud_id: &str) -> Result<(), ProviderError> {
+    pub(crate) async fn delete(
+        c: &Clients,
+        s: &Session<'_>,
+        cloud_id: &str,
+    ) -> Result<(), ProviderError> {
         let (cluster, principal) = split(s, cloud_id)?;
         s.mutating(
             "DeleteAccessEntry",

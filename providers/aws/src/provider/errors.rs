@@ -162,16 +162,43 @@ mod tests {
 
     #[test]
     fn codes_map_to_the_classes_the_engine_retries_or_reports() {
-        assert_eq!(classify("RequestLimitExceeded", Some(503), ""), ErrorClass::Throttled);
-        assert_eq!(classify("ThrottlingException", Some(400), ""), ErrorClass::Throttled);
-        assert_eq!(classify("InternalError", Some(500), ""), ErrorClass::Transient);
+        assert_eq!(
+            classify("RequestLimitExceeded", Some(503), ""),
+            ErrorClass::Throttled
+        );
+        assert_eq!(
+            classify("ThrottlingException", Some(400), ""),
+            ErrorClass::Throttled
+        );
+        assert_eq!(
+            classify("InternalError", Some(500), ""),
+            ErrorClass::Transient
+        );
         assert_eq!(classify("Whatever", Some(502), ""), ErrorClass::Transient);
-        assert_eq!(classify("InvalidVpcID.NotFound", Some(400), ""), ErrorClass::NotFound);
-        assert_eq!(classify("NoSuchEntity", Some(404), ""), ErrorClass::NotFound);
-        assert_eq!(classify("DependencyViolation", Some(400), ""), ErrorClass::Conflict);
-        assert_eq!(classify("DeleteConflict", Some(409), ""), ErrorClass::Conflict);
-        assert_eq!(classify("AuthFailure", Some(401), ""), ErrorClass::Credentials);
-        assert_eq!(classify("InvalidParameterValue", Some(400), ""), ErrorClass::Fatal);
+        assert_eq!(
+            classify("InvalidVpcID.NotFound", Some(400), ""),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            classify("NoSuchEntity", Some(404), ""),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            classify("DependencyViolation", Some(400), ""),
+            ErrorClass::Conflict
+        );
+        assert_eq!(
+            classify("DeleteConflict", Some(409), ""),
+            ErrorClass::Conflict
+        );
+        assert_eq!(
+            classify("AuthFailure", Some(401), ""),
+            ErrorClass::Credentials
+        );
+        assert_eq!(
+            classify("InvalidParameterValue", Some(400), ""),
+            ErrorClass::Fatal
+        );
     }
 
     #[test]
@@ -183,7 +210,11 @@ mod tests {
             ErrorClass::Transient
         );
         assert_eq!(
-            classify("MalformedPolicyDocument", Some(400), "Invalid principal in policy: x"),
+            classify(
+                "MalformedPolicyDocument",
+                Some(400),
+                "Invalid principal in policy: x"
+            ),
             ErrorClass::Transient
         );
     }

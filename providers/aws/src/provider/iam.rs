@@ -26,9 +26,11 @@ fn live_tags(tags: &[Tag]) -> BTreeMap<String, String> {
 fn iam_tags(s: &Session<'_>, tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
     tags.iter()
         .map(|(k, v)| {
-            Tag::builder().key(k).value(v).build().map_err(|e| {
-                s.error(ErrorClass::Fatal, "TagRole", "InvalidTag", e.to_string())
-            })
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| s.error(ErrorClass::Fatal, "TagRole", "InvalidTag", e.to_string()))
         })
         .collect()
 }
@@ -46,7 +48,10 @@ fn not_owned(s: &Session<'_>, operation: &str, what: &str) -> ProviderError {
         ErrorClass::Conflict,
         operation,
         "EntityAlreadyExists",
-        format!("{what} exists but is not tagged as this fleet's `{}`; refusing to adopt it", s.address),
+        format!(
+            "{what} exists but is not tagged as this fleet's `{}`; refusing to adopt it",
+            s.address
+        ),
     )
 }
 
@@ -57,7 +62,11 @@ fn url_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
                 i += 3;
@@ -105,9 +114,8 @@ pub(crate) mod role {
     fn trust_policy(s: &Session<'_>, p: Props<'_>) -> Result<String, ProviderError> {
         let template = p.str("assume_role_policy")?;
         let vars = p.string_map("assume_role_policy_vars")?;
-        props::substitute(template, &vars).map_err(|m| {
-            s.error(ErrorClass::Fatal, "CreateRole", "InvalidPolicyTemplate", m)
-        })
+        props::substitute(template, &vars)
+            .map_err(|m| s.error(ErrorClass::Fatal, "CreateRole", "InvalidPolicyTemplate", m))
     }
 
     /// Inline policies: name → document (a JSON string, or a map serialized to one).
@@ -179,7 +187,11 @@ pub(crate) mod role {
         converge(c, s, p).await
     }
 
-    async fn attached(c: &Clients, s: &Session<'_>, name: &str) -> Result<Vec<String>, ProviderError> {
+    async fn attached(
+        c: &Clients,
+        s: &Session<'_>,
+        name: &str,
+    ) -> Result<Vec<String>, ProviderError> {
         s.read(API_IAM_READ).await;
         let pages: Vec<_> = c
             .iam
@@ -240,7 +252,12 @@ pub(crate) mod role {
     ) -> Result<Created, ProviderError> {
         let name = p.str("name")?;
         let r = get(c, s, name).await?.ok_or_else(|| {
-            s.error(ErrorClass::NotFound, "GetRole", "NoSuchEntity", format!("role `{name}` does not exist"))
+            s.error(
+                ErrorClass::NotFound,
+                "GetRole",
+                "NoSuchEntity",
+                format!("role `{name}` does not exist"),
+            )
         })?;
         let policy = trust_policy(s, p)?;
         if !r
@@ -356,7 +373,11 @@ pub(crate) mod role {
                 .await
                 .map_err(|e| s.fail("TagRole", e))?;
         }
-        let remove: Vec<String> = live.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+        let remove: Vec<String> = live
+            .keys()
+            .filter(|k| !want.contains_key(*k))
+            .cloned()
+            .collect();
         if !remove.is_empty() {
             s.mutating(
                 "UntagRole",
@@ -375,7 +396,12 @@ pub(crate) mod role {
         Ok(())
     }
 
-    async fn detach(c: &Clients, s: &Session<'_>, name: &str, arn: &str) -> Result<(), ProviderError> {
+    async fn detach(
+        c: &Clients,
+        s: &Session<'_>,
+        name: &str,
+        arn: &str,
+    ) -> Result<(), ProviderError> {
         s.mutating(
             "DetachRolePolicy",
             API_IAM,
@@ -436,7 +462,10 @@ pub(crate) mod role {
         // The recorded template and vars when they still produce the live document.
         let (policy, vars) = match trust_policy(s, recorded) {
             Ok(filled) if same_policy(&filled, &live_policy) => (
-                recorded.get("assume_role_policy").cloned().unwrap_or(Value::Null),
+                recorded
+                    .get("assume_role_policy")
+                    .cloned()
+                    .unwrap_or(Value::Null),
                 recorded
                     .get("assume_role_policy_vars")
                     .cloned()
@@ -463,7 +492,10 @@ pub(crate) mod role {
             properties: Properties::from([
                 ("name".to_owned(), Value::from(r.role_name())),
                 ("path".to_owned(), Value::from(r.path())),
-                ("description".to_owned(), Value::from(r.description().unwrap_or_default())),
+                (
+                    "description".to_owned(),
+                    Value::from(r.description().unwrap_or_default()),
+                ),
                 ("assume_role_policy".to_owned(), policy),
                 ("assume_role_policy_vars".to_owned(), vars),
                 (
@@ -483,16 +515,25 @@ pub(crate) mod role {
         s: &Session<'_>,
         name: &str,
     ) -> Result<Properties, ProviderError> {
-        poll(s, API_IAM_READ, Waiter::new("RoleExists", 1, 20), || async {
-            Ok(match get(c, s, name).await? {
-                Some(r) => Poll::Done(outputs(&r)),
-                None => Poll::Pending("not visible yet".to_owned()),
-            })
-        })
+        poll(
+            s,
+            API_IAM_READ,
+            Waiter::new("RoleExists", 1, 20),
+            || async {
+                Ok(match get(c, s, name).await? {
+                    Some(r) => Poll::Done(outputs(&r)),
+                    None => Poll::Pending("not visible yet".to_owned()),
+                })
+            },
+        )
         .await
     }
 
-    pub(crate) async fn delete(c: &Clients, s: &Session<'_>, name: &str) -> Result<(), ProviderError> {
+    pub(crate) async fn delete(
+        c: &Clients,
+        s: &Session<'_>,
+        name: &str,
+    ) -> Result<(), ProviderError> {
         if get(c, s, name).await?.is_none() {
             return Ok(());
         }
@@ -535,8 +576,12 @@ pub(crate) mod role {
             delete_inline(c, s, name, &policy).await?;
         }
         retry_conflicts(s, DEPENDENTS_GRACE, || async {
-            s.mutating("DeleteRole", API_IAM, serde_json::json!({ "role_name": name }))
-                .await?;
+            s.mutating(
+                "DeleteRole",
+                API_IAM,
+                serde_json::json!({ "role_name": name }),
+            )
+            .await?;
             found(
                 c.iam
                     .delete_role()
@@ -559,11 +604,13 @@ pub(crate) mod oidc {
 
     use super::*;
     use crate::provider::props::{strings_value, tags_value};
-    use crate::provider::session::{found, Session};
+    use crate::provider::session::{Session, found};
     use crate::provider::{API_IAM_READ, Clients};
 
     fn host_path(url: &str) -> &str {
-        url.strip_prefix("https://").unwrap_or(url).trim_end_matches('/')
+        url.strip_prefix("https://")
+            .unwrap_or(url)
+            .trim_end_matches('/')
     }
 
     /// What IAM says about one provider.
@@ -624,7 +671,11 @@ pub(crate) mod oidc {
             Some(arn) => {
                 let live = get(c, s, &arn).await?;
                 if !live.is_some_and(|l| owned(s, &l.tags)) {
-                    return Err(not_owned(s, "CreateOpenIDConnectProvider", &format!("OIDC provider `{arn}`")));
+                    return Err(not_owned(
+                        s,
+                        "CreateOpenIDConnectProvider",
+                        &format!("OIDC provider `{arn}`"),
+                    ));
                 }
                 arn
             }
@@ -648,7 +699,9 @@ pub(crate) mod oidc {
                     .await
                     .map_err(|e| s.fail("CreateOpenIDConnectProvider", e))?;
                 out.open_id_connect_provider_arn()
-                    .ok_or_else(|| s.missing("CreateOpenIDConnectProvider", "OpenIDConnectProviderArn"))?
+                    .ok_or_else(|| {
+                        s.missing("CreateOpenIDConnectProvider", "OpenIDConnectProviderArn")
+                    })?
                     .to_owned()
             }
         };
@@ -662,7 +715,12 @@ pub(crate) mod oidc {
         arn: &str,
     ) -> Result<Created, ProviderError> {
         let live = get(c, s, arn).await?.ok_or_else(|| {
-            s.error(ErrorClass::NotFound, "GetOpenIDConnectProvider", "NoSuchEntity", arn)
+            s.error(
+                ErrorClass::NotFound,
+                "GetOpenIDConnectProvider",
+                "NoSuchEntity",
+                arn,
+            )
         })?;
         let want = p.strings("client_id_list")?;
         for id in want.iter().filter(|w| !live.client_ids.contains(w)) {
@@ -792,7 +850,11 @@ pub(crate) mod oidc {
         }))
     }
 
-    pub(crate) async fn delete(c: &Clients, s: &Session<'_>, arn: &str) -> Result<(), ProviderError> {
+    pub(crate) async fn delete(
+        c: &Clients,
+        s: &Session<'_>,
+        arn: &str,
+    ) -> Result<(), ProviderError> {
         s.mutating(
             "DeleteOpenIDConnectProvider",
             API_IAM,
@@ -818,8 +880,14 @@ mod tests {
     #[test]
     fn iam_documents_compare_as_json_after_url_decoding() {
         let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
-        assert!(same_policy(encoded, r#"{"Statement":[],"Version":"2012-10-17"}"#));
-        assert!(!same_policy(encoded, r#"{"Version":"2012-10-17","Statement":[{}]}"#));
+        assert!(same_policy(
+            encoded,
+            r#"{"Statement":[],"Version":"2012-10-17"}"#
+        ));
+        assert!(!same_policy(
+            encoded,
+            r#"{"Version":"2012-10-17","Statement":[{}]}"#
+        ));
         assert_eq!(url_decode("a%2Fb+c%20d"), "a/b+c d");
     }
 }

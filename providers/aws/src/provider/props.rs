@@ -143,12 +143,7 @@ impl<'a> Props<'a> {
 
 /// A string list value.
 pub(crate) fn strings_value<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Value {
-    Value::List(
-        items
-            .into_iter()
-            .map(|s| Value::from(s.as_ref()))
-            .collect(),
-    )
+    Value::List(items.into_iter().map(|s| Value::from(s.as_ref())).collect())
 }
 
 /// `live` in the order of `prior` where they share items, then the rest sorted: id lists
@@ -242,7 +237,10 @@ pub(crate) fn client_token(generation: &str) -> String {
 
 /// Replaces each `{{name}}` in `template` with the string value of `vars[name]`.
 /// Unknown or non-string placeholders are an error naming the placeholder.
-pub(crate) fn substitute(template: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+pub(crate) fn substitute(
+    template: &str,
+    vars: &BTreeMap<String, String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
@@ -270,16 +268,25 @@ mod tests {
     fn substitution_fills_every_placeholder_and_reports_unknown_ones() {
         let vars = BTreeMap::from([
             ("oidc_provider_arn".to_owned(), "arn:x".to_owned()),
-            ("oidc_provider_url".to_owned(), "oidc.example/id/1".to_owned()),
+            (
+                "oidc_provider_url".to_owned(),
+                "oidc.example/id/1".to_owned(),
+            ),
         ]);
         assert_eq!(
-            substitute(r#"{"F":"{{oidc_provider_arn}}","{{oidc_provider_url}}:sub":1}"#, &vars)
-                .unwrap(),
+            substitute(
+                r#"{"F":"{{oidc_provider_arn}}","{{oidc_provider_url}}:sub":1}"#,
+                &vars
+            )
+            .unwrap(),
             r#"{"F":"arn:x","oidc.example/id/1:sub":1}"#
         );
         assert!(substitute("{{nope}}", &vars).unwrap_err().contains("nope"));
         assert!(substitute("{{open", &vars).is_err());
-        assert_eq!(substitute("${aws:username}", &vars).unwrap(), "${aws:username}");
+        assert_eq!(
+            substitute("${aws:username}", &vars).unwrap(),
+            "${aws:username}"
+        );
     }
 
     #[test]
@@ -297,11 +304,10 @@ mod tests {
 
     #[test]
     fn live_lists_follow_the_recorded_order() {
-        let mut live = Properties::from([(
-            "subnet_ids".to_owned(),
-            strings_value(["c", "a", "b", "d"]),
-        )]);
-        let recorded = Properties::from([("subnet_ids".to_owned(), strings_value(["b", "a", "x"]))]);
+        let mut live =
+            Properties::from([("subnet_ids".to_owned(), strings_value(["c", "a", "b", "d"]))]);
+        let recorded =
+            Properties::from([("subnet_ids".to_owned(), strings_value(["b", "a", "x"]))]);
         align_lists(&mut live, &recorded);
         assert_eq!(live["subnet_ids"], strings_value(["b", "a", "c", "d"]));
     }

@@ -1,0 +1,488 @@
+//! The AWS example end to end on the emulator: converge, re-plan clean, replace node groups
+//! create-before-destroy, scale in place, survive injected faults, destroy to zero. What exists is
+//! checked through the emulator's own API, never through Slipway's state.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+
+use predicates::prelude::*;
+use slipway_emulator::{Emulator, EmulatorConfig, FaultConfig, RunningEmulator};
+
+use crate::{TODAY, one_json_document, slipway};
+
+/// Emulated operations run 3000 times faster: an EKS create takes a fraction of a second.
+const TIME_SCALE: f64 = 3000.0;
+
+struct Cloud {
+    runtime: tokio::runtime::Runtime,
+    emulator: Option<RunningEmulator>,
+    url: String,
+}
+
+impl Cloud {
+    fn start(faults: FaultConfig) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = EmulatorConfig {
+            time_scale: TIME_SCALE,
+            faults,
+            today: Some(TODAY.parse().unwrap()),
+            ..EmulatorConfig::default()
+        };
+        let emulator = runtime
+            .block_on(Emulator::start(
+                config,
+                SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            ))
+            .unwrap();
+        let url = emulator.url();
+        Self {
+            runtime,
+            emulator: Some(emulator),
+            url,
+        }
+    }
+
+    /// Objects of every emulated service carrying `tag` (`KEY=VALUE`), via the emulator's API.
+    fn objects(&self, tag: &str) -> Vec<serde_json::Value> {
+        let body = http_get(&self.url, &format!("/_emulator/objects?tag={tag}"));
+        let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+        doc["objects"].as_array().unwrap().clone()
+    }
+
+    fn set_faults(&self, faults: FaultConfig) {
+        self.emulator.as_ref().unwrap().set_faults(faults);
+    }
+}
+
+impl Drop for Cloud {
+    fn drop(&mut self) {
+        if let Some(emulator) = self.emulator.take() {
+            self.runtime.block_on(emulator.shutdown());
+        }
+    }
+}
+
+fn http_get(base: &str, path: &str) -> String {
+    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+    out
+}
+
+fn example() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("fleet.yaml");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/aws/fleet.yaml"),
+        &target,
+    )
+    .unwrap();
+    (dir, target)
+}
+
+fn run(dir: &Path, cloud: &Cloud, args: &[&str]) -> assert_cmd::assert::Assert {
+    slipway(dir)
+        .args(["--emulator-url", &cloud.url])
+        .args(args)
+        .assert()
+}
+
+/// Every Slipway-owned object, by address; fails on an address owning two objects.
+fn owned_by_address(cloud: &Cloud) -> BTreeMap<String, String> {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for o in cloud.objects("slipway:fleet=shop") {
+        let address = o["tags"]["slipway:address"]
+            .as_str()
+            .unwrap_or("?")
+            .to_owned();
+        let id = o["id"].as_str().unwrap_or("?").to_owned();
+        if let Some(previous) = seen.insert(address.clone(), id.clone()) {
+            panic!("`{address}` owns two objects: {previous} and {id}");
+        }
+    }
+    seen
+}
+
+/// Addresses in Slipway's state, sorted.
+fn recorded_addresses(dir: &Path, cloud: &Cloud, fleet: &str) -> Vec<String> {
+    let state = run(dir, cloud, &["--output", "json", "state", "list", fleet]).code(0);
+    let doc = one_json_document(&state.get_output().stdout);
+    let mut addresses: Vec<String> = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["address"].as_str().unwrap().to_owned())
+        .collect();
+    addresses.sort();
+    addresses
+}
+
+fn edit(fleet: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(fleet).unwrap();
+    assert!(text.contains(from), "`{from}` not in the example");
+    std::fs::write(fleet, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn the_aws_example_converges_replans_clean_and_destroys_to_zero() {
+    let cloud = Cloud::start(FaultConfig::default());
+    let (dir, fleet) = example();
+    let fleet = fleet.to_str().unwrap();
+
+    run(dir.path(), &cloud, &["apply", fleet, "--auto-approve"])
+        .code(0)
+        .stdout(predicate::str::contains("Apply complete"));
+    let owned = owned_by_address(&cloud);
+    assert_eq!(
+        owned.keys().cloned().collect::<Vec<_>>(),
+        recorded_addresses(dir.path(), &cloud, fleet)
+    );
+    for expected in [
+        "prod-use1/aws.eks_cluster/main",
+        "prod-use1/aws.nat_gateway/nat-c",
+        "prod-use1/aws.vpc_endpoint/ecr.api",
+        "prod-use1/aws.iam_role/wi-orders-api",
+        "prod-use1/aws.eks_nodegroup/general",
+        "dev-use1/aws.eks_pod_identity_association/ci-runner",
+    ] {
+        assert!(
+            owned.contains_key(expected),
+            "{expected} missing from {owned:#?}"
+        );
+    }
+
+    run(dir.path(), &cloud, &["plan", fleet])
+        .code(0)
+        .stdout(predicate::str::contains("No changes"));
+
+    run(dir.path(), &cloud, &["destroy", fleet, "--auto-approve"]).code(0);
+    let left = cloud.objects("slipway:fleet=shop");
+    assert!(left.is_empty(), "objects left after destroy: {left:#?}");
+    assert!(recorded_addresses(dir.path(), &cloud, fleet).is_empty());
+}
+
+#[test]
+fn a_node_group_instance_type_change_replaces_it_before_destroying_the_old_one() {
+    let cloud = Cloud::start(FaultConfig::default());
+    let (dir, fleet) = example();
+    let fleet = fleet.to_str().unwrap();
+    let dev = ["--cluster", "dev-use1"];
+    run(
+        dir.path(),
+        &cloud,
+        &[&["apply", fleet, "--auto-approve"][..], &dev].concat(),
+    )
+    .code(0);
+    let before = owned_by_address(&cloud)["dev-use1/aws.eks_nodegroup/default"].clone();
+
+    edit(
+        Path::new(fleet),
+        "instanceType: t3.large, min: 1, max: 3",
+        "instanceType: t3.xlarge, min: 1, max: 3",
+    );
+    run(dir.path(), &cloud, &[&["plan", fleet][..], &dev].concat())
+        .code(2)
+        .stdout(predicate::str::contains(
+            "+/- aws.eks_nodegroup/default (create before destroy)",
+        ))
+        .stdout(
+            predicate::str::is_match(
+                r"instance_types: .*t3\.large.* → .*t3\.xlarge.*# forces replacement",
+            )
+            .unwrap(),
+        )
+        .stdout(predicate::str::contains(
+            "Plan: 0 to add, 0 to change, 1 to replace, 0 to destroy.",
+        ));
+    let applied = run(
+        dir.path(),
+        &cloud,
+        &[
+            &["--output", "json", "apply", fleet, "--auto-approve"][..],
+            &dev,
+        ]
+        .concat(),
+    )
+    .code(0);
+    let run_id = one_json_document(&applied.get_output().stdout)["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let after = owned_by_address(&cloud)["dev-use1/aws.eks_nodegroup/default"].clone();
+    assert_ne!(before, after, "the node group was not replaced");
+
+    // The journal proves there was never a moment without a node group: the replacement was
+    // ready before the old group's delete was even announced.
+    let history = run(
+        dir.path(),
+        &cloud,
+        &[
+            "--output", "json", "state", "history", fleet, "--run", &run_id,
+        ],
+    )
+    .code(0);
+    let journal = one_json_document(&history.get_output().stdout)["journal"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let group = "dev-use1/aws.eks_nodegroup/default";
+    let position = |what: &str, pred: &dyn Fn(&serde_json::Value) -> bool| {
+        journal
+            .iter()
+            .position(|e| e["address"] == group && pred(&e["event"]))
+            .unwrap_or_else(|| panic!("journal lacks {what}: {journal:#?}"))
+    };
+    let created = position("CreateNodegroup", &|e| e["operation"] == "CreateNodegroup");
+    let ready = position("the replacement's readiness", &|e| {
+        e["type"] == "note"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("is ready"))
+    });
+    let deleted = position("DeleteNodegroup", &|e| e["operation"] == "DeleteNodegroup");
+    assert!(
+        created < ready && ready < deleted,
+        "old group deleted before the new one was ready: {journal:#?}"
+    );
+
+    // Only the maximum changes: an in-place update.
+    edit(
+        Path::new(fleet),
+        "instanceType: t3.xlarge, min: 1, max: 3",
+        "instanceType: t3.xlarge, min: 1, max: 5",
+    );
+    run(dir.path(), &cloud, &[&["plan", fleet][..], &dev].concat())
+        .code(2)
+        .stdout(predicate::str::contains("~ aws.eks_nodegroup/default"))
+        .stdout(predicate::str::contains("scaling_config.max_size: 3 → 5"))
+        .stdout(predicate::str::contains(
+            "Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy.",
+        ));
+    run(
+        dir.path(),
+        &cloud,
+        &[&["apply", fleet, "--auto-approve"][..], &dev].concat(),
+    )
+    .code(0);
+    assert_eq!(
+        owned_by_address(&cloud)["dev-use1/aws.eks_nodegroup/default"],
+        after,
+        "scaling replaced the group"
+    );
+    run(dir.path(), &cloud, &[&["plan", fleet][..], &dev].concat()).code(0);
+}
+
+#[test]
+fn apply_converges_with_no_duplicates_under_throttling_and_server_errors() {
+    let cloud = Cloud::start(FaultConfig::default());
+    cloud.set_faults("throttle=0.2,5xx=0.05,seed=11".parse().unwrap());
+    let (dir, fleet) = example();
+    let fleet = fleet.to_str().unwrap();
+
+    run(dir.path(), &cloud, &["apply", fleet, "--auto-approve"]).code(0);
+    // Exactly one cloud object per recorded resource: retries and adoption never duplicated one.
+    let owned: Vec<String> = owned_by_address(&cloud).into_keys().collect();
+    assert_eq!(owned, recorded_addresses(dir.path(), &cloud, fleet));
+
+    cloud.set_faults(FaultConfig::default());
+    run(dir.path(), &cloud, &["plan", fleet]).code(0);
+}
+
+#[test]
+fn apply_without_a_terminal_needs_auto_approve() {
+    let cloud = Cloud::start(FaultConfig::default());
+    let (dir, fleet) = example();
+    run(dir.path(), &cloud, &["apply", fleet.to_str().unwrap()])
+        .code(1)
+        .stderr(predicate::str::contains("--auto-approve"));
+    assert!(
+        cloud.objects("slipway:fleet=shop").is_empty(),
+        "nothing may change without approval"
+    );
+}
+
+#[test]
+fn a_kubernetes_minor_upgrade_updates_control_plane_then_node_group_in_place() {
+    let cloud = Cloud::start(FaultConfig::default());
+    let (dir, fleet) = example();
+    let fleet = fleet.to_str().unwrap();
+    let dev = ["--cluster", "dev-use1"];
+    run(
+        dir.path(),
+        &cloud,
+        &[&["apply", fleet, "--auto-approve"][..], &dev].concat(),
+    )
+    .code(0);
+    let before = owned_by_address(&cloud);
+
+    edit(
+        Path::new(fleet),
+        "kubernetes: { version: \"1.35\" }\n    endpoint: public",
+        "kubernetes: { version: \"1.36\" }\n    endpoint: public",
+    );
+    run(dir.path(), &cloud, &[&["plan", fleet][..], &dev].concat())
+        .code(2)
+        .stdout(predicate::str::contains("~ aws.eks_cluster/main"))
+        .stdout(predicate::str::contains("~ aws.eks_nodegroup/default"))
+        .stdout(predicate::str::contains(
+            "Plan: 0 to add, 2 to change, 0 to replace, 0 to destroy.",
+        ));
+    let applied = run(
+        dir.path(),
+        &cloud,
+        &[
+            &["--output", "json", "apply", fleet, "--auto-approve"][..],
+            &dev,
+        ]
+        .concat(),
+    )
+    .code(0);
+    let run_id = one_json_document(&applied.get_output().stdout)["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        owned_by_address(&cloud),
+        before,
+        "an upgrade must not replace anything"
+    );
+
+    // The emulator refuses node groups newer than their control plane, so the order is checked
+    // by the cloud itself; the journal shows it too.
+    let history = run(
+        dir.path(),
+        &cloud,
+        &[
+            "--output", "json", "state", "history", fleet, "--run", &run_id,
+        ],
+    )
+    .code(0);
+    let journal = one_json_document(&history.get_output().stdout)["journal"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let at = |op: &str| {
+        journal
+            .iter()
+            .position(|e| e["event"]["operation"] == op)
+            .unwrap_or_else(|| panic!("no {op}: {journal:#?}"))
+    };
+    assert!(at("UpdateClusterVersion") < at("UpdateNodegroupVersion"));
+    run(dir.path(), &cloud, &[&["plan", fleet][..], &dev].concat()).code(0);
+}
+
+#[test]
+fn a_failed_node_group_reports_its_health_issue_and_skips_only_its_dependents() {
+    let cloud = Cloud::start("fail=nodegroup:default*,seed=3".parse().unwrap());
+    let (dir, fleet) = example();
+    let fleet = fleet.to_str().unwrap();
+    let dev = ["--cluster", "dev-use1"];
+    let assert = run(
+        dir.path(),
+        &cloud,
+        &[&["apply", fleet, "--auto-approve"][..], &dev].concat(),
+    )
+    .code(1);
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("✗ dev-use1/aws.eks_nodegroup/default"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("NodeCreationFailure"), "{stdout}");
+    assert!(
+        stdout.contains("skipped because dev-use1/aws.eks_nodegroup/default failed"),
+        "{stdout}"
+    );
+    let owned = owned_by_address(&cloud);
+    assert!(
+        owned.contains_key("dev-use1/aws.eks_cluster/main"),
+        "independent work must finish"
+    );
+
+    // The failed group is recorded tainted and replaced on the next run once the cloud heals.
+    cloud.set_faults(FaultConfig::default());
+    run(dir.path(), &cloud, &[&["plan", fleet][..], &dev].concat())
+        .code(2)
+        .stdout(predicate::str::contains(
+            "aws.eks_nodegroup/default (create before destroy)",
+        ));
+    run(
+        dir.path(),
+        &cloud,
+        &[&["apply", fleet, "--auto-approve"][..], &dev].concat(),
+    )
+    .code(0);
+    run(dir.path(), &cloud, &[&["plan", fleet][..], &dev].concat()).code(0);
+}
+
+#[test]
+fn without_credentials_aws_calls_fail_with_a_clear_error() {
+    let (dir, fleet) = example();
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = slipway(dir.path());
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "SLIPWAY_EMULATOR_URL",
+    ] {
+        cmd.env_remove(var);
+    }
+    // Never reach for instance metadata (a link-local address) from a test.
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        );
+    cmd.args([
+        "apply",
+        fleet.to_str().unwrap(),
+        "--cluster",
+        "dev-use1",
+        "--auto-approve",
+    ])
+    .assert()
+    .code(1)
+    .stdout(predicate::str::contains("no AWS credentials found"));
+}
