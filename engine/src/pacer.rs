@@ -40,8 +40,12 @@ pub fn default_buckets() -> Vec<(ApiClass, Bucket)> {
         ("aws.ec2.nat", 10.0, 1.0),
         ("aws.ec2.vpce", 4.0, 0.3),
         ("aws.ec2.read", 100.0, 20.0),
+        // IAM and EKS publish no bucket sizes; these stay well under what throttling reports
+        // suggest (reads and writes together under ~10 calls/s per account and region).
         ("aws.iam", 20.0, 2.0),
+        ("aws.iam.read", 40.0, 6.0),
         ("aws.eks", 20.0, 2.0),
+        ("aws.eks.read", 40.0, 6.0),
         ("azure.arm.write", 200.0, 10.0),
         ("azure.arm.read", 250.0, 25.0),
         ("azure.arm.delete", 200.0, 10.0),

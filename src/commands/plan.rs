@@ -81,7 +81,7 @@ pub fn show_plan(plan: &Plan, out: &Out) {
     if out.json() {
         out.document(&render::plan_json(plan));
     } else {
-        out.line(render::render_plan(plan, out.color).trim_end());
+        out.line(render::render_plan(plan, out.color_stdout).trim_end());
     }
 }
 

@@ -19,7 +19,10 @@ use crate::failure::Failure;
 /// Where and how to write.
 pub struct Out {
     pub format: OutputFormat,
+    /// Colour diagnostics and progress on stderr.
     pub color: bool,
+    /// Colour results on stdout.
+    pub color_stdout: bool,
     pub quiet: bool,
     pub stderr_is_terminal: bool,
 }
@@ -30,6 +33,7 @@ impl Out {
         Self {
             format: global.output,
             color: !global.no_color && stderr_is_terminal,
+            color_stdout: !global.no_color && std::io::stdout().is_terminal(),
             quiet: global.quiet,
             stderr_is_terminal,
         }

@@ -1,7 +1,7 @@
 //! Live progress of a walk: one line per cluster on a terminal (what runs, for how long, what
 //! waits), plain timestamped lines otherwise.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -21,6 +21,10 @@ pub struct ProgressRenderer {
 struct Live {
     bars: BTreeMap<String, ProgressBar>,
     running: Mutex<BTreeMap<Address, (String, Instant)>>,
+    /// Resources waiting for others, with what they wait for.
+    waiting: Mutex<BTreeMap<Address, Vec<Address>>>,
+    /// Resources whose action ended, so waits on them are over.
+    ended: Mutex<BTreeSet<Address>>,
     _multi: MultiProgress,
 }
 
@@ -62,6 +66,8 @@ impl ProgressRenderer {
             live: Some(Live {
                 bars,
                 running: Mutex::new(BTreeMap::new()),
+                waiting: Mutex::new(BTreeMap::new()),
+                ended: Mutex::new(BTreeSet::new()),
                 _multi: multi,
             }),
             plain: false,
@@ -116,6 +122,25 @@ impl Live {
             parts.truncate(3);
             parts.push(format!("+{more} more"));
         }
+        let waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        let mut blocked = waiting.iter().filter(|(a, _)| a.cluster == cluster);
+        if let Some((first, on)) = blocked.next() {
+            let ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
+            let on = on
+                .iter()
+                .find(|d| !ended.contains(*d))
+                .map(|d| match d.cluster == cluster {
+                    true => format!(" on {}/{}", d.kind, d.name),
+                    false => format!(" on {d}"),
+                })
+                .unwrap_or_default();
+            parts.push(format!(
+                "{} waiting, e.g. {}/{}{on}",
+                1 + blocked.count(),
+                first.kind,
+                first.name
+            ));
+        }
         bar.set_message(parts.join(", "));
     }
 }
@@ -157,7 +182,18 @@ impl Observer for ProgressRenderer {
         }
         let Some(live) = &self.live else { return };
         match event {
+            WalkEvent::Waiting { address, on } => {
+                live.waiting
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(address.clone(), on.clone());
+                live.refresh(&address.cluster);
+            }
             WalkEvent::Started { address, action } => {
+                live.waiting
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(address);
                 live.running
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -171,6 +207,14 @@ impl Observer for ProgressRenderer {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(address);
+                live.waiting
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(address);
+                live.ended
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(address.clone());
                 if let Some(bar) = live.bars.get(&address.cluster) {
                     bar.inc(1);
                     if let WalkEvent::Failed { error, .. } = event {

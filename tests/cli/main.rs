@@ -2,6 +2,7 @@
 
 mod aws;
 mod contract;
+mod emulator;
 mod state;
 
 use std::path::{Path, PathBuf};
