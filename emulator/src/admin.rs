@@ -15,13 +15,13 @@ use crate::util::now_ms;
 
 /// One tagged object, as the admin API lists it.
 pub(crate) struct Tagged {
-    /// `ec2`, `iam` or `eks`.
+    /// `ec2`, `iam`, `eks` or `arm`.
     pub service: &'static str,
-    /// E.g. `vpc`, `role`, `nodegroup`.
+    /// E.g. `vpc`, `role`, `nodegroup`, `Microsoft.Network/virtualNetworks`.
     pub kind: &'static str,
     /// Id, name or ARN.
     pub id: String,
-    /// Region (`global` for IAM).
+    /// Region (`global` for IAM), or an ARM location.
     pub region: String,
     /// Tags.
     pub tags: Vec<(String, String)>,
@@ -38,7 +38,7 @@ fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {
 }
 
 /// Every live object of every service, with its tags.
-fn all_objects(cloud: &Cloud) -> Vec<Tagged> {
+fn all_objects(cloud: &Cloud, arm: &crate::arm::ArmCloud) -> Vec<Tagged> {
     let mut out = Vec::new();
     for (region, ec2) in &cloud.ec2 {
         crate::ec2::tagged(region, ec2, &mut out);
@@ -47,6 +47,7 @@ fn all_objects(cloud: &Cloud) -> Vec<Tagged> {
     for (region, eks) in &cloud.eks {
         crate::eks::tagged(region, eks, &mut out);
     }
+    crate::arm::tagged(arm, &mut out);
     out
 }
 
@@ -63,7 +64,7 @@ pub(crate) fn handle(
             StatusCode::OK,
             &json!({
                 "status": "ok",
-                "services": ["ec2", "iam", "sts", "eks"],
+                "services": ["ec2", "iam", "sts", "eks", "arm"],
                 "time_scale": shared.settings.time_scale,
                 "account_id": shared.settings.account_id,
                 "persistent": shared.settings.data_file.is_some(),
@@ -95,8 +96,10 @@ pub(crate) fn handle(
         ("POST", "reset") => {
             let mut inner = shared.lock();
             inner.cloud = Cloud::default();
+            inner.arm = crate::arm::ArmCloud::default();
             inner.buckets.clear();
             shared.persist(&inner.cloud);
+            shared.persist_arm(&inner.arm);
             json_response(StatusCode::OK, &json!({ "status": "reset" }))
         }
         ("GET", "objects") => {
@@ -110,10 +113,14 @@ pub(crate) fn handle(
                 }
             }
             let mut inner = shared.lock();
-            if inner.cloud.sweep(now_ms()) {
+            let now = now_ms();
+            if inner.cloud.sweep(now) {
                 shared.persist(&inner.cloud);
             }
-            let objects: Vec<serde_json::Value> = all_objects(&inner.cloud)
+            if inner.arm.sweep(now) {
+                shared.persist_arm(&inner.arm);
+            }
+            let objects: Vec<serde_json::Value> = all_objects(&inner.cloud, &inner.arm)
                 .into_iter()
                 .filter(|o| {
                     wanted.iter().all(|(k, v)| {

@@ -27,6 +27,9 @@ pub struct FaultConfig {
     pub latency_spike_ms: u64,
     /// How long a new IAM role cannot be assumed by EKS, in real milliseconds.
     pub iam_propagation_ms: u64,
+    /// How long the principal of a new user-assigned identity is unknown to role
+    /// assignments (`PrincipalNotFound`), in real milliseconds.
+    pub identity_propagation_ms: u64,
     /// Operations that fail for objects whose name matches a pattern.
     pub fail_operations: Vec<OperationFailure>,
     /// Seed of the per-request draws.
@@ -43,6 +46,7 @@ impl Default for FaultConfig {
             latency_spike: 0.0,
             latency_spike_ms: 2_000,
             iam_propagation_ms: 0,
+            identity_propagation_ms: 0,
             fail_operations: Vec::new(),
             seed: 0,
             rate_limits: true,
@@ -56,7 +60,7 @@ impl Default for FaultConfig {
 pub struct OperationFailure {
     /// What fails.
     pub target: FailureTarget,
-    /// Glob (`*`, `?`) over the object's name (EKS) or `Name` tag or id (EC2).
+    /// Glob (`*`, `?`) over the object's name (EKS, ARM) or `Name` tag or id (EC2).
     pub pattern: String,
 }
 
@@ -74,6 +78,10 @@ pub enum FailureTarget {
     NatGateway,
     /// VPC endpoint: `pending` → `failed`.
     VpcEndpoint,
+    /// AKS managed cluster: its create or update operation ends `Failed`.
+    ManagedCluster,
+    /// AKS agent pool: its create or update operation ends `Failed`.
+    AgentPool,
 }
 
 impl FromStr for FailureTarget {
@@ -86,6 +94,8 @@ impl FromStr for FailureTarget {
             "addon" => Self::Addon,
             "nat" | "nat_gateway" => Self::NatGateway,
             "vpce" | "vpc_endpoint" => Self::VpcEndpoint,
+            "managedcluster" | "managed_cluster" => Self::ManagedCluster,
+            "agentpool" | "agent_pool" => Self::AgentPool,
             _ => return Err(FaultParseError::UnknownTarget(s.to_owned())),
         })
     }
@@ -99,7 +109,7 @@ pub enum FaultParseError {
     NotAPair(String),
     /// The key is not a known fault setting.
     #[error(
-        "unknown fault setting `{0}` (known: throttle, 5xx, latency, latency_ms, iam_propagation_ms, seed, ratelimit, fail)"
+        "unknown fault setting `{0}` (known: throttle, 5xx, latency, latency_ms, iam_propagation_ms, identity_propagation_ms, seed, ratelimit, fail)"
     )]
     UnknownKey(String),
     /// The value does not parse for its key.
@@ -120,13 +130,14 @@ pub enum FaultParseError {
     },
     /// `fail=` named an unknown object kind.
     #[error(
-        "unknown failure target `{0}` (known: cluster, nodegroup, addon, nat, vpce; form fail=TARGET:PATTERN)"
+        "unknown failure target `{0}` (known: cluster, nodegroup, addon, nat, vpce, managedcluster, agentpool; form fail=TARGET:PATTERN)"
     )]
     UnknownTarget(String),
 }
 
 /// Parses `throttle=0.2,5xx=0.05,latency=0.1,latency_ms=1500,iam_propagation_ms=3000,seed=7,
-/// ratelimit=off,fail=nodegroup:gpu-*` (any subset, any order; `fail` may repeat).
+/// identity_propagation_ms=3000,ratelimit=off,fail=nodegroup:gpu-*,fail=agentpool:gpu*` (any
+/// subset, any order; `fail` may repeat).
 impl FromStr for FaultConfig {
     type Err = FaultParseError;
 
@@ -160,6 +171,9 @@ impl FromStr for FaultConfig {
                 }
                 "iam_propagation_ms" | "iam_ms" => {
                     config.iam_propagation_ms = value.parse().map_err(|_| bad())?;
+                }
+                "identity_propagation_ms" => {
+                    config.identity_propagation_ms = value.parse().map_err(|_| bad())?;
                 }
                 "seed" => config.seed = value.parse().map_err(|_| bad())?,
                 "ratelimit" | "rate_limits" => {
@@ -236,6 +250,14 @@ mod tests {
         assert!(c.fails(FailureTarget::Nodegroup, &["gpu-a"]));
         assert!(!c.fails(FailureTarget::Nodegroup, &["cpu-a"]));
         assert!(c.fails(FailureTarget::NatGateway, &["nat-123"]));
+        let arm: FaultConfig =
+            "identity_propagation_ms=900,fail=agentpool:gpu*,fail=managedcluster:bad-*"
+                .parse()
+                .unwrap();
+        assert_eq!(arm.identity_propagation_ms, 900);
+        assert!(arm.fails(FailureTarget::AgentPool, &["gpu1"]));
+        assert!(arm.fails(FailureTarget::ManagedCluster, &["bad-one"]));
+        assert!(!arm.fails(FailureTarget::ManagedCluster, &["gpu1"]));
         assert_eq!("".parse::<FaultConfig>().unwrap(), FaultConfig::default());
     }
 

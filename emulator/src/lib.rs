@@ -1,12 +1,14 @@
-//! Slipway's local AWS: one HTTP server speaking EC2 and IAM/STS (query protocols, XML) and
-//! EKS (REST-JSON) on one port, routed by the service in each request's SigV4 credential
-//! scope, with realistic lifecycles (scaled by a time factor), token-bucket rate limits,
+//! Slipway's local cloud: one HTTP server speaking EC2 and IAM/STS (query protocols, XML) and
+//! EKS (REST-JSON), routed by the service in each request's SigV4 credential scope, and Azure
+//! Resource Manager (REST, long-running operations), routed by path, on one port, with
+//! realistic lifecycles (scaled by a time factor), token-bucket rate limits,
 //! seeded fault injection, strict validation, and a cloud that persists across runs.
 //!
 //! It exists to catch the providers' mistakes, so it must never depend on a Slipway crate
 //! or share their code, and it must be at least as strict as AWS wherever it is modelled.
 
 mod admin;
+mod arm;
 mod data;
 mod ec2;
 mod eks;
@@ -32,7 +34,7 @@ use state::{Cloud, Settings};
 /// How to run an emulator.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
-    /// Directory holding `aws.json`; `None` keeps the cloud in memory only.
+    /// Directory holding `aws.json` and `azure.json`; `None` keeps the cloud in memory only.
     pub data_dir: Option<PathBuf>,
     /// Lifecycle speed-up: 600 makes a 10-minute EKS create take 1 s.
     pub time_scale: f64,
@@ -133,9 +135,14 @@ impl Emulator {
             }
             None => None,
         };
+        let azure_file = config.data_dir.as_ref().map(|d| d.join("azure.json"));
         let cloud = match &data_file {
             Some(path) => Cloud::load(path)?,
             None => Cloud::default(),
+        };
+        let arm = match &azure_file {
+            Some(path) => arm::ArmCloud::load(path)?,
+            None => arm::ArmCloud::default(),
         };
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -149,10 +156,12 @@ impl Emulator {
                 seed: config.seed,
                 account_id: config.account_id,
                 data_file,
+                azure_file,
                 today: config.today.map(|d| d.to_string()),
             },
             inner: Mutex::new(Inner {
                 cloud,
+                arm,
                 faults: config.faults,
                 buckets: ratelimit::Buckets::default(),
             }),
@@ -195,7 +204,7 @@ impl std::fmt::Debug for Shared {
 }
 
 impl RunningEmulator {
-    /// The base URL every service is served at, e.g. `http://127.0.0.1:40123`.
+    /// The base URL every service (and ARM, as `base_url`) is served at, e.g. `http://127.0.0.1:40123`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -217,5 +226,6 @@ impl RunningEmulator {
         let _ = self.task.await;
         let inner = self.shared.lock();
         self.shared.persist(&inner.cloud);
+        self.shared.persist_arm(&inner.arm);
     }
 }

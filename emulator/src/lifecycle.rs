@@ -44,6 +44,33 @@ pub(crate) enum Op {
     InterfaceEndpoint,
     /// VPC endpoint delete (assumed ~30 s).
     EndpointDelete,
+    /// ARM network object (VNet, subnet, DNS zone group) create, update or delete (~5 s).
+    NetworkChange,
+    /// Private endpoint create or delete (assumed ~1 min).
+    PrivateEndpoint,
+    /// Private DNS zone or VNet link create or delete (assumed ~30 s).
+    PrivateDns,
+    /// Resource group delete, contents aside (assumed ~30 s).
+    ResourceGroupDelete,
+    /// AKS cluster create: median ~5 min, p90 ~10 min.
+    AksCreate,
+    /// AKS control-plane version upgrade: ~10 min.
+    AksUpgrade,
+    /// Any other AKS cluster update (assumed ~3 min).
+    AksUpdate,
+    /// AKS cluster delete (assumed ~5 min).
+    AksDelete,
+    /// AKS agent pool create: ~3-5 min.
+    AgentPoolCreate,
+    /// Agent pool version upgrade: surge nodes (~4 min) plus ~5 min per surge batch.
+    AgentPoolRoll {
+        /// `ceil(nodes / maxSurge)`.
+        batches: u32,
+    },
+    /// Agent pool scaling, labels or taints (assumed ~1 min).
+    AgentPoolUpdate,
+    /// Agent pool delete (assumed ~3 min).
+    AgentPoolDelete,
 }
 
 impl Op {
@@ -66,6 +93,18 @@ impl Op {
             Op::GatewayEndpoint => (5.0, 0.3),
             Op::InterfaceEndpoint => (90.0, 0.25),
             Op::EndpointDelete => (30.0, 0.3),
+            Op::NetworkChange => (5.0, 0.3),
+            Op::PrivateEndpoint => (60.0, 0.3),
+            Op::PrivateDns => (30.0, 0.3),
+            Op::ResourceGroupDelete => (30.0, 0.3),
+            Op::AksCreate => (300.0, 0.5),
+            Op::AksUpgrade => (600.0, 0.35),
+            Op::AksUpdate => (180.0, 0.3),
+            Op::AksDelete => (300.0, 0.3),
+            Op::AgentPoolCreate => (240.0, 0.3),
+            Op::AgentPoolRoll { batches } => (240.0 + 300.0 * f64::from(batches), 0.2),
+            Op::AgentPoolUpdate => (60.0, 0.3),
+            Op::AgentPoolDelete => (180.0, 0.3),
         }
     }
 }

@@ -51,6 +51,16 @@ pub(crate) fn classify(service: &str, op: &str, unfiltered: bool) -> Class {
     }
 }
 
+/// The ARM bucket of a request method, as Azure publishes them per subscription: reads
+/// 250 (25/s), writes 200 (10/s), deletes 200 (10/s).
+pub(crate) fn arm_class(method: &str) -> Class {
+    match method {
+        "GET" | "HEAD" => class("reads", 250.0, 25.0),
+        "DELETE" => class("deletes", 200.0, 10.0),
+        _ => class("writes", 200.0, 10.0),
+    }
+}
+
 struct Bucket {
     tokens: f64,
     last: Instant,
@@ -69,6 +79,26 @@ impl Buckets {
     }
 
     fn take_at(&mut self, region: &str, service: &'static str, class: Class, now: Instant) -> bool {
+        self.take_or_wait_at(region, service, class, now).is_ok()
+    }
+
+    /// Takes one token: the whole tokens left, or the seconds until one is back.
+    pub(crate) fn take_or_wait(
+        &mut self,
+        scope: &str,
+        service: &'static str,
+        class: Class,
+    ) -> Result<u32, u32> {
+        self.take_or_wait_at(scope, service, class, Instant::now())
+    }
+
+    fn take_or_wait_at(
+        &mut self,
+        region: &str,
+        service: &'static str,
+        class: Class,
+        now: Instant,
+    ) -> Result<u32, u32> {
         let bucket = self
             .buckets
             .entry((region.to_owned(), service, class.name))
@@ -79,11 +109,13 @@ impl Buckets {
         let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * class.refill).min(class.capacity);
         bucket.last = now;
+        // Token counts are small and non-negative: the casts only drop the fraction.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
-            true
+            Ok(bucket.tokens.floor() as u32)
         } else {
-            false
+            Err(((1.0 - bucket.tokens) / class.refill).ceil().max(1.0) as u32)
         }
     }
 
@@ -120,5 +152,19 @@ mod tests {
         assert!(b.take_at("other", "ec2", c, t0), "regions are separate");
         assert!(!b.take_at("r", "ec2", c, t0 + Duration::from_secs(1)));
         assert!(b.take_at("r", "ec2", c, t0 + Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn arm_buckets_report_what_is_left_and_when_to_retry() {
+        let mut b = Buckets::default();
+        let writes = arm_class("PUT");
+        assert_eq!(arm_class("GET").capacity, 250.0);
+        assert_eq!(arm_class("DELETE").name, "deletes");
+        let t0 = Instant::now();
+        assert_eq!(b.take_or_wait_at("sub", "arm", writes, t0), Ok(199));
+        for _ in 0..199 {
+            assert!(b.take_or_wait_at("sub", "arm", writes, t0).is_ok());
+        }
+        assert_eq!(b.take_or_wait_at("sub", "arm", writes, t0), Err(1));
     }
 }

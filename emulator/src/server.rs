@@ -1,4 +1,5 @@
-//! The HTTP front: routes each request by the service in its SigV4 credential scope, applies
+//! The HTTP front: hands ARM paths (`/subscriptions/…`, `/providers/…`) to the ARM side, routes
+//! every other request by the service in its SigV4 credential scope, applies
 //! rate limits and injected faults, validates parameters against the operation tables, runs
 //! the handler under the cloud lock, persists, and renders the service's wire format.
 //!
@@ -18,7 +19,7 @@ use crate::ratelimit::{Buckets, classify};
 use crate::state::{Cloud, Ctx, Settings};
 use crate::util::{now_ms, uuid};
 use crate::wire::{ApiError, Params, Violation, Xml, check_json, check_query, escape};
-use crate::{admin, ec2, eks, iam};
+use crate::{admin, arm, ec2, eks, iam};
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -37,6 +38,8 @@ pub(crate) struct Shared {
 pub(crate) struct Inner {
     /// The cloud.
     pub cloud: Cloud,
+    /// The Azure Resource Manager cloud.
+    pub arm: arm::ArmCloud,
     /// Faults in force.
     pub faults: FaultConfig,
     /// Rate-limit buckets.
@@ -56,6 +59,15 @@ impl Shared {
     pub(crate) fn persist(&self, cloud: &Cloud) {
         if let Some(path) = &self.settings.data_file
             && let Err(e) = cloud.save(path)
+        {
+            tracing::error!(path = %path.display(), error = %e, "cannot persist emulator state");
+        }
+    }
+
+    /// Persists the ARM cloud when a data directory is configured.
+    pub(crate) fn persist_arm(&self, arm: &arm::ArmCloud) {
+        if let Some(path) = &self.settings.azure_file
+            && let Err(e) = arm.save(path)
         {
             tracing::error!(path = %path.display(), error = %e, "cannot persist emulator state");
         }
@@ -112,6 +124,22 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     };
     if let Some(rest) = path.strip_prefix("/_emulator/") {
         return admin::handle(&shared, &parts.method, rest, &query, &body);
+    }
+    if arm::is_arm_path(&path) {
+        let n = shared.requests.fetch_add(1, Ordering::Relaxed);
+        let decision = shared.lock().faults.decide(n);
+        if let Some(delay) = decision.delay {
+            tokio::time::sleep(delay).await;
+        }
+        let req = arm::ArmRequest {
+            method: parts.method,
+            path,
+            query,
+            headers: parts.headers,
+            body: body.to_vec(),
+            n,
+        };
+        return arm::serve(&shared, req, decision);
     }
     let scope = parts
         .headers

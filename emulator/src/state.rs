@@ -108,6 +108,8 @@ pub(crate) struct Settings {
     pub account_id: String,
     /// Where the cloud persists, if anywhere.
     pub data_file: Option<PathBuf>,
+    /// Where the ARM cloud persists, if anywhere.
+    pub azure_file: Option<PathBuf>,
     /// Pinned calendar date (`YYYY-MM-DD`), if any.
     pub today: Option<String>,
 }

@@ -1,7 +1,10 @@
 //! Integration tests: a real emulator on 127.0.0.1:0 driven over raw HTTP/1.1, as an SDK
-//! would drive it (SigV4-shaped `Authorization` header, form or JSON bodies).
+//! would drive it (SigV4-shaped `Authorization` header, form or JSON bodies; ARM with a Bearer
+//! token and JSON bodies).
 
 mod admin;
+mod arm;
+mod azure_sdk;
 mod boto3;
 mod ec2;
 mod eks;
@@ -197,6 +200,28 @@ impl Env {
             &body,
         )
         .await
+    }
+
+    /// An ARM call: `path` carries its own `api-version`.
+    pub(crate) async fn arm(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.arm_with(method, path, body, &[]).await
+    }
+
+    /// An ARM call with extra headers.
+    pub(crate) async fn arm_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, String)],
+    ) -> Reply {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut all = vec![
+            ("Authorization", "Bearer test-token".to_owned()),
+            ("Content-Type", "application/json".to_owned()),
+        ];
+        all.extend(headers.iter().cloned());
+        self.raw(method, path, &all, &body).await
     }
 
     pub(crate) async fn admin(&self, method: &str, path: &str, body: &str) -> Reply {
