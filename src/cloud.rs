@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use slipway_aws::{AwsProvider, AwsProviderConfig, StaticCredentials};
+use slipway_azure::{AzureCredentialChoice, AzureProvider, AzureProviderConfig};
 use slipway_emulator::{Emulator, EmulatorConfig, FaultConfig, RunningEmulator};
 use slipway_engine::Registry;
 
@@ -37,12 +38,19 @@ impl CloudSession {
                 access_key_id: EMULATOR_KEY.to_owned(),
                 secret_access_key: EMULATOR_KEY.to_owned(),
             }),
-            endpoint_url: endpoint,
+            endpoint_url: endpoint.clone(),
             region_override: None,
+        };
+        let azure = AzureProviderConfig {
+            credential: match &endpoint {
+                Some(_) => AzureCredentialChoice::Static(EMULATOR_KEY.to_owned()),
+                None => AzureCredentialChoice::Default,
+            },
+            endpoint_url: endpoint,
         };
         let mut registry = Registry::new();
         registry.add_provider(Arc::new(AwsProvider::new(aws)?));
-        registry.add_expander(Arc::new(slipway_azure::AzureExpander::default()));
+        registry.add_provider(Arc::new(AzureProvider::new(azure)?));
         Ok(Self { registry, emulator })
     }
 

@@ -252,7 +252,7 @@ pub(crate) fn read_cluster(
     let identities = read_identities(&mut cx, f.get("workloadIdentities"));
     let private_endpoints = match f.get("privateEndpoints") {
         Some(n) => read_private_endpoints(&mut cx, n),
-        None => Some(Vec::new()),
+        None => Some(Default::default()),
     };
     let ring = f
         .get("ring")
@@ -276,6 +276,20 @@ pub(crate) fn read_cluster(
     });
     let aws = read_aws(&mut cx, f.get("aws"));
     let azure = read_azure(&mut cx, &f);
+    if cx.is_cluster()
+        && cx.cloud == Some(Cloud::Azure)
+        && let (Some(addons), Some(settings)) = (&addons, &azure)
+        && settings.log_analytics_workspace_id.is_none()
+        && addons.iter().any(|a| a.name == "monitoring")
+    {
+        let at = f.get("azure").unwrap_or(node);
+        cx.r.error(
+            Code::MissingLogAnalyticsWorkspace,
+            at,
+            format!("Cluster `{}` has the `monitoring` add-on but no Log Analytics workspace for it to send to.", cx.name),
+            Some("set `azure: { logAnalyticsWorkspaceId: /subscriptions/…/resourceGroups/…/providers/Microsoft.OperationalInsights/workspaces/… }`".into()),
+        );
+    }
 
     // Invariants, only for clusters whose relevant fields are valid.
     if let (Mode::Cluster { .. }, Some(Tier::Prod)) = (mode, tier) {
@@ -349,6 +363,7 @@ pub(crate) fn read_cluster(
             Some(d) => Some(d?),
             None => None,
         };
+        let private_endpoints = private_endpoints?;
         Some(Cluster {
             name: name?.0,
             profile,
@@ -362,7 +377,7 @@ pub(crate) fn read_cluster(
             node_pools,
             addons: addons?,
             workload_identities: identities?,
-            private_endpoints: private_endpoints?,
+            private_endpoints: private_endpoints.0,
             ring: out.ring.as_ref().map(|(s, _)| s.clone()),
             labels,
             tags,
@@ -373,7 +388,10 @@ pub(crate) fn read_cluster(
                 None
             },
             azure: if provider == Cloud::Azure {
-                azure
+                azure.map(|a| AzureSettings {
+                    private_endpoint_targets: private_endpoints.1,
+                    ..a
+                })
             } else {
                 None
             },
@@ -1144,9 +1162,13 @@ fn check_addon(cx: &mut Cx<'_>, cloud: Option<Cloud>, name: &str, node: &Node) -
     None
 }
 
-fn read_private_endpoints(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<String>> {
+/// Private endpoints as read: the kept names, and the ARM ids of targets given with them.
+type PrivateEndpoints = (Vec<String>, BTreeMap<String, String>);
+
+fn read_private_endpoints(cx: &mut Cx<'_>, node: &Node) -> Option<PrivateEndpoints> {
     let explicit = matches!(node.kind, Kind::Map(_));
     let mut out = Vec::new();
+    let mut targets = BTreeMap::new();
     let mut ok = true;
     for (cloud, list_node) in per_cloud(cx, node, "`privateEndpoints`") {
         let Some(items) = read::list(cx.r, list_node, "`privateEndpoints`") else {
@@ -1154,7 +1176,42 @@ fn read_private_endpoints(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<String>> {
             continue;
         };
         for item in items {
-            let Some(name) = read::string(cx.r, item, "a private endpoint service") else {
+            // `acr` or `{name: acr, resourceId: /subscriptions/…}`: Azure endpoints need the
+            // ARM id of the object they connect to.
+            let (name_node, resource_id) = match &item.kind {
+                Kind::Map(_) => {
+                    let Some(f) = read::fields(
+                        cx.r,
+                        item,
+                        "a private endpoint",
+                        &["name", "resourceId"],
+                        &[],
+                    ) else {
+                        ok = false;
+                        continue;
+                    };
+                    let id = match f.get("resourceId") {
+                        Some(n) => match read_arm_id(cx, n, "`resourceId`", None) {
+                            Some(id) => Some(id),
+                            None => {
+                                ok = false;
+                                continue;
+                            }
+                        },
+                        None => None,
+                    };
+                    match f.get("name") {
+                        Some(n) => (n, id),
+                        None => {
+                            read::missing(cx.r, item, "name", "A private endpoint");
+                            ok = false;
+                            continue;
+                        }
+                    }
+                }
+                _ => (item, None),
+            };
+            let Some(name) = read::string(cx.r, name_node, "a private endpoint service") else {
                 ok = false;
                 continue;
             };
@@ -1177,7 +1234,7 @@ fn read_private_endpoints(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<String>> {
                     .collect();
                 cx.r.error(
                     Code::UnknownPrivateEndpoint,
-                    item,
+                    name_node,
                     format!(
                         "`{name}` is not a known private endpoint service{}.",
                         if explicit {
@@ -1191,11 +1248,70 @@ fn read_private_endpoints(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<String>> {
                 );
                 ok = false;
             } else if cloud.is_some_and(in_cloud) && !out.contains(&name) {
+                if cloud == Some(Cloud::Azure) {
+                    match resource_id {
+                        Some(id) => {
+                            targets.insert(name.clone(), id);
+                        }
+                        None if cx.is_cluster() => {
+                            cx.r.error(
+                                Code::MissingPrivateEndpointTarget,
+                                item,
+                                format!("Azure private endpoint `{name}` of cluster `{}` has no `resourceId`: Azure connects a private endpoint to one resource, named by its ARM id.", cx.name),
+                                Some(format!("write `{{ name: {name}, resourceId: /subscriptions/…/resourceGroups/…/providers/… }}`")),
+                            );
+                            ok = false;
+                            continue;
+                        }
+                        None => {}
+                    }
+                }
                 out.push(name);
             }
         }
     }
-    ok.then_some(out)
+    ok.then_some((out, targets))
+}
+
+/// Reads an ARM resource id (`/subscriptions/{guid}/resourceGroups/{rg}/providers/{ns}/{type}/
+/// {name}…`), of the resource type `kind` (case-insensitive) when given.
+fn read_arm_id(cx: &mut Cx<'_>, node: &Node, what: &str, kind: Option<&str>) -> Option<String> {
+    let s = read::string(cx.r, node, what)?;
+    let type_ok = |t: &str| kind.is_none_or(|k| t.eq_ignore_ascii_case(k));
+    if let Some(t) = arm_resource_type(&s)
+        && type_ok(&t)
+    {
+        return Some(s);
+    }
+    let expected = kind.unwrap_or("{namespace}/{type}");
+    cx.r.error(
+        Code::InvalidValue,
+        node,
+        format!("{} `{s}` is not an ARM resource id of type `{expected}`.", read::capitalize(what)),
+        Some(format!("write `/subscriptions/<subscription GUID>/resourceGroups/<group>/providers/{expected}/<name>`")),
+    );
+    None
+}
+
+/// The resource type (`Microsoft.ContainerRegistry/registries`) of a well-formed ARM resource
+/// id, nested types joined with `/`.
+fn arm_resource_type(id: &str) -> Option<String> {
+    let parts: Vec<&str> = id.strip_prefix('/')?.split('/').collect();
+    let well_formed = parts.len() >= 8
+        && parts.len().is_multiple_of(2)
+        && parts[0].eq_ignore_ascii_case("subscriptions")
+        && is_guid(parts[1])
+        && parts[2].eq_ignore_ascii_case("resourceGroups")
+        && parts[4].eq_ignore_ascii_case("providers")
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && !p.chars().any(|c| c.is_whitespace() || c == '?'));
+    if !well_formed {
+        return None;
+    }
+    let mut kind = vec![parts[5]];
+    kind.extend(parts[6..].iter().step_by(2));
+    Some(kind.join("/"))
 }
 
 fn read_tags(cx: &mut Cx<'_>, node: &Node) -> BTreeMap<String, String> {
@@ -1592,9 +1708,18 @@ fn read_azure(cx: &mut Cx<'_>, f: &Fields<'_>) -> Option<AzureSettings> {
         cx.r,
         node,
         "`azure`",
-        &["subscriptionId", "resourceGroup"],
+        &["subscriptionId", "resourceGroup", "logAnalyticsWorkspaceId"],
         &[],
     )?;
+    let workspace = match af.get("logAnalyticsWorkspaceId") {
+        Some(n) => Some(read_arm_id(
+            cx,
+            n,
+            "`logAnalyticsWorkspaceId`",
+            Some("Microsoft.OperationalInsights/workspaces"),
+        )?),
+        None => None,
+    };
     let subscription = cx.need(&af, "subscriptionId", "`azure`").and_then(|n| {
         let s = read::string(cx.r, n, "`subscriptionId`")?;
         if is_guid(&s) {
@@ -1620,6 +1745,8 @@ fn read_azure(cx: &mut Cx<'_>, f: &Fields<'_>) -> Option<AzureSettings> {
     Some(AzureSettings {
         subscription_id: subscription?,
         resource_group: group?,
+        log_analytics_workspace_id: workspace,
+        private_endpoint_targets: BTreeMap::new(),
     })
 }
 
@@ -1641,6 +1768,30 @@ mod tests {
             "arn:aws:kms:us-east-1:123456789012:key/abcd"
         ));
         assert!(is_guid("00000000-0000-0000-0000-000000000000"));
+        let rg = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg";
+        assert_eq!(
+            arm_resource_type(&format!("{rg}/providers/Microsoft.KeyVault/vaults/kv")).as_deref(),
+            Some("Microsoft.KeyVault/vaults")
+        );
+        assert_eq!(
+            arm_resource_type(&format!(
+                "{rg}/providers/Microsoft.Sql/servers/s/databases/d"
+            ))
+            .as_deref(),
+            Some("Microsoft.Sql/servers/databases")
+        );
+        assert_eq!(
+            arm_resource_type(&format!("{rg}/providers/Microsoft.KeyVault/vaults")),
+            None
+        );
+        assert_eq!(
+            arm_resource_type("/subscriptions/x/resourceGroups/rg/providers/A/b/c"),
+            None
+        );
+        assert_eq!(
+            arm_resource_type(&format!("{rg}/providers/Microsoft.KeyVault/vaults/ kv")),
+            None
+        );
         assert!(!is_guid("0000-0000"));
         assert!(is_aks_pool_name("system1"));
         assert!(!is_aks_pool_name("general-purpose"));

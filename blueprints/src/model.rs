@@ -210,6 +210,14 @@ pub struct AzureSettings {
     pub subscription_id: String,
     /// Resource group holding the cluster's resources.
     pub resource_group: String,
+    /// ARM id of the Log Analytics workspace the `monitoring` add-on sends to; required when
+    /// the cluster has `monitoring`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_analytics_workspace_id: Option<String>,
+    /// ARM ids of the private endpoints' targets (the registry, the vault…), by private
+    /// endpoint name; one per entry of [`Cluster::private_endpoints`].
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub private_endpoint_targets: BTreeMap<String, String>,
 }
 
 /// Cluster network.

@@ -60,6 +60,8 @@ codes! {
     NoSystemPool => "no-system-pool", Error, "no system node pool";
     UnknownAddon => "unknown-addon", Error, "unknown add-on";
     UnknownPrivateEndpoint => "unknown-private-endpoint", Error, "unknown private endpoint service";
+    MissingPrivateEndpointTarget => "missing-private-endpoint-target", Error, "private endpoint without a target resource id";
+    MissingLogAnalyticsWorkspace => "missing-log-analytics-workspace", Error, "monitoring without a Log Analytics workspace";
     InvalidArn => "invalid-arn", Error, "invalid ARN";
     InvalidScope => "invalid-scope", Error, "invalid role assignment scope";
     UnknownRing => "unknown-ring", Error, "unknown ring";

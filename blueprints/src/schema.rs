@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use crate::catalog;
 use crate::model::Cloud;
 
+/// An ARM resource id: `/subscriptions/{guid}/resourceGroups/{rg}/providers/{ns}/{type}/{name}…`.
+const ARM_ID: &str = "^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/[^/]+/[^/]+/[^/]+(/[^/]+/[^/]+)*$";
+
 fn string(description: &str) -> Value {
     json!({ "type": "string", "description": description })
 }
@@ -119,7 +122,13 @@ fn cluster_properties() -> Value {
         "nodePools": { "type": "array", "items": pool, "minItems": 1 },
         "addons": per_cloud(json!({ "type": "array", "items": addon }), "add-ons from the catalogue; default on AWS: coredns, kube-proxy, vpc-cni"),
         "workloadIdentities": { "type": "array", "items": identity },
-        "privateEndpoints": per_cloud(json!({ "type": "array", "items": { "type": "string", "enum": endpoint_names } }), "private endpoint services; each cluster keeps those of its cloud"),
+        "privateEndpoints": per_cloud(json!({ "type": "array", "items": { "anyOf": [
+            { "type": "string", "enum": endpoint_names },
+            object("a private endpoint with its target (required on Azure)", json!({
+                "name": { "type": "string", "enum": endpoint_names },
+                "resourceId": { "type": "string", "pattern": ARM_ID, "description": "ARM id of the resource the endpoint connects to" },
+            }), &["name"]),
+        ] } }), "private endpoint services; each cluster keeps those of its cloud"),
         "ring": string("the upgrade ring this cluster belongs to"),
         "labels": string_map("free-form labels for selection"),
         "tags": string_map("cloud tags; keys starting with `slipway:` are reserved"),
@@ -143,6 +152,7 @@ fn cluster_properties() -> Value {
         "azure": object("Azure settings (required for Azure clusters)", json!({
             "subscriptionId": { "type": "string", "pattern": "^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$" },
             "resourceGroup": { "type": "string", "minLength": 1, "maxLength": 90 },
+            "logAnalyticsWorkspaceId": { "type": "string", "pattern": ARM_ID, "description": "Log Analytics workspace of the `monitoring` add-on (required with it)" },
         }), &["subscriptionId", "resourceGroup"]),
     })
 }

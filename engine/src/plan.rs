@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use slipway_provider::{
-    Address, ErrorClass, IntentSink, KindSchema, LiveObject, OpContext, Pacer, ProviderError,
-    Resource, ResourceState, ResourceStatus, Value,
+    Address, ErrorClass, IntentSink, KindSchema, LiveObject, OpContext, Pacer, Properties,
+    ProviderError, Resource, ResourceState, ResourceStatus, Value,
 };
 use slipway_state::Snapshot;
 
@@ -497,25 +497,24 @@ fn decide(
     }
     let mut drifted = Vec::new();
     if let Some(Some(live)) = refreshed {
-        let diffed: HashSet<String> = diffs.iter().map(|d| top_key(&d.path).to_owned()).collect();
-        for (key, desired) in &r.properties {
-            if diffed.contains(key) {
+        let mut paths = Vec::new();
+        drift_paths("", &prior.resolved, &live.properties, schema, &mut paths);
+        for (path, now) in paths {
+            // A field the blueprint changes is already in the plan; the live value adds nothing.
+            if diffs
+                .iter()
+                .any(|d| covered_by(std::slice::from_ref(&d.path), &path))
+            {
                 continue;
             }
-            let (Some(now), Some(recorded)) = (live.properties.get(key), prior.resolved.get(key))
-            else {
-                continue;
-            };
-            if now != recorded {
-                drifted.push(key.clone());
-                diffs.push(FieldDiff {
-                    path: key.clone(),
-                    before: Some(now.clone()),
-                    after: Some(desired.clone()),
-                    forces_replacement: forces(schema, key),
-                    known_after_apply: false,
-                });
-            }
+            drifted.push(path.clone());
+            diffs.push(FieldDiff {
+                forces_replacement: forces(schema, &path),
+                before: Some(now),
+                after: value_at(&r.properties, &path).cloned(),
+                path,
+                known_after_apply: false,
+            });
         }
     }
     let forcing: Vec<&str> = diffs
@@ -597,10 +596,6 @@ fn forces(schema: &KindSchema, path: &str) -> bool {
     covered_by(&schema.replace_on, path)
 }
 
-fn top_key(path: &str) -> &str {
-    path.split('.').next().unwrap_or(path)
-}
-
 fn creation_diffs(r: &Resource, changing: &dyn Fn(&Address) -> bool) -> Vec<FieldDiff> {
     r.properties
         .iter()
@@ -669,4 +664,45 @@ fn diff_value(
         forces_replacement,
         known_after_apply: unknown,
     });
+}
+
+/// Paths (with their live values) where a live object differs from what was recorded as sent.
+/// Only recorded fields count, so values the cloud adds (read-only state) are not drift, and a
+/// field the cloud does not report is not drift either.
+fn drift_paths(
+    prefix: &str,
+    recorded: &Properties,
+    live: &Properties,
+    schema: &KindSchema,
+    out: &mut Vec<(String, Value)>,
+) {
+    for (key, was) in recorded {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        if covered_by(&schema.ignore_changes, &path) {
+            continue;
+        }
+        let Some(now) = live.get(key) else { continue };
+        match (was, now) {
+            (Value::Map(was), Value::Map(now)) => drift_paths(&path, was, now, schema, out),
+            _ if was != now => out.push((path, now.clone())),
+            _ => {}
+        }
+    }
+}
+
+/// The value at a dotted path of nested maps.
+fn value_at<'v>(properties: &'v Properties, path: &str) -> Option<&'v Value> {
+    let mut parts = path.split('.');
+    let mut current = properties.get(parts.next()?)?;
+    for part in parts {
+        match current {
+            Value::Map(m) => current = m.get(part)?,
+            _ => return None,
+        }
+    }
+    Some(current)
 }

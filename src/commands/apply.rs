@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use slipway_engine::{ApplyContext, Plan, PlanMode, Registry, Selection};
+use slipway_engine::{ApplyContext, PlanMode, Registry, Selection};
 use slipway_state::{LockInfo, RunRecord, StateStore};
 
 use super::plan::{make_plan, read_plan, show_plan};
@@ -132,7 +132,6 @@ async fn converge_locked(
     if !out.json() {
         show_plan(&plan, out);
     }
-    require_providers(&plan, registry)?;
     if !request.auto_approve && !confirm(request.operation)? {
         out.line("Cancelled; nothing was changed.");
         return Ok(EXIT_ERROR);
@@ -170,31 +169,6 @@ async fn converge_locked(
     } else {
         EXIT_ERROR
     })
-}
-
-/// Fails before touching anything when a cloud in the plan has no cloud operations in this build.
-fn require_providers(plan: &Plan, registry: &Registry) -> Result<(), Failure> {
-    let clouds: std::collections::BTreeSet<&str> = plan
-        .actions
-        .iter()
-        .filter(|a| a.action != slipway_engine::Action::NoOp)
-        .map(|a| a.address.kind.provider())
-        .collect();
-    let missing: Vec<&str> = clouds
-        .into_iter()
-        .filter(|cloud| registry.provider(cloud).is_none())
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(failure::error(format!(
-        "this build of slipway cannot operate on {} yet: only planning is available for that cloud",
-        missing
-            .iter()
-            .map(|c| format!("`{c}`"))
-            .collect::<Vec<_>>()
-            .join(" and ")
-    )))
 }
 
 fn confirm(operation: &str) -> Result<bool, Failure> {

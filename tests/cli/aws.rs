@@ -1,160 +1,18 @@
 //! The AWS example end to end on the emulator: converge, re-plan clean, replace node groups
-//! create-before-destroy, scale in place, survive injected faults, destroy to zero. What exists is
-//! checked through the emulator's own API, never through Slipway's state.
+//! create-before-destroy, scale in place, upgrade, survive injected faults, destroy to zero.
 
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use predicates::prelude::*;
-use slipway_emulator::{Emulator, EmulatorConfig, FaultConfig, RunningEmulator};
+use slipway_emulator::FaultConfig;
 
-use crate::{TODAY, one_json_document, slipway};
+use crate::cloud::{Cloud, edit, owned_by_address, recorded_addresses, run};
+use crate::{one_json_document, slipway};
 
-/// Emulated operations run 3000 times faster: an EKS create takes a fraction of a second.
-const TIME_SCALE: f64 = 3000.0;
+const FLEET: &str = "shop";
 
-struct Cloud {
-    runtime: tokio::runtime::Runtime,
-    emulator: Option<RunningEmulator>,
-    url: String,
-}
-
-impl Cloud {
-    fn start(faults: FaultConfig) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let config = EmulatorConfig {
-            time_scale: TIME_SCALE,
-            faults,
-            today: Some(TODAY.parse().unwrap()),
-            ..EmulatorConfig::default()
-        };
-        let emulator = runtime
-            .block_on(Emulator::start(
-                config,
-                SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            ))
-            .unwrap();
-        let url = emulator.url();
-        Self {
-            runtime,
-            emulator: Some(emulator),
-            url,
-        }
-    }
-
-    /// Objects of every emulated service carrying `tag` (`KEY=VALUE`), via the emulator's API.
-    fn objects(&self, tag: &str) -> Vec<serde_json::Value> {
-        let body = http_get(&self.url, &format!("/_emulator/objects?tag={tag}"));
-        let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
-        doc["objects"].as_array().unwrap().clone()
-    }
-
-    fn set_faults(&self, faults: FaultConfig) {
-        self.emulator.as_ref().unwrap().set_faults(faults);
-    }
-}
-
-impl Drop for Cloud {
-    fn drop(&mut self) {
-        if let Some(emulator) = self.emulator.take() {
-            self.runtime.block_on(emulator.shutdown());
-        }
-    }
-}
-
-fn http_get(base: &str, path: &str) -> String {
-    let host = base.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(host).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    }
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap();
-        if size == 0 {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = &rest[size + 2..];
-    }
-    out
-}
-
-fn example() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().join("fleet.yaml");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/aws/fleet.yaml"),
-        &target,
-    )
-    .unwrap();
-    (dir, target)
-}
-
-fn run(dir: &Path, cloud: &Cloud, args: &[&str]) -> assert_cmd::assert::Assert {
-    slipway(dir)
-        .args(["--emulator-url", &cloud.url])
-        .args(args)
-        .assert()
-}
-
-/// Every Slipway-owned object, by address; fails on an address owning two objects.
-fn owned_by_address(cloud: &Cloud) -> BTreeMap<String, String> {
-    let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    for o in cloud.objects("slipway:fleet=shop") {
-        let address = o["tags"]["slipway:address"]
-            .as_str()
-            .unwrap_or("?")
-            .to_owned();
-        let id = o["id"].as_str().unwrap_or("?").to_owned();
-        if let Some(previous) = seen.insert(address.clone(), id.clone()) {
-            panic!("`{address}` owns two objects: {previous} and {id}");
-        }
-    }
-    seen
-}
-
-/// Addresses in Slipway's state, sorted.
-fn recorded_addresses(dir: &Path, cloud: &Cloud, fleet: &str) -> Vec<String> {
-    let state = run(dir, cloud, &["--output", "json", "state", "list", fleet]).code(0);
-    let doc = one_json_document(&state.get_output().stdout);
-    let mut addresses: Vec<String> = doc["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["address"].as_str().unwrap().to_owned())
-        .collect();
-    addresses.sort();
-    addresses
-}
-
-fn edit(fleet: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(fleet).unwrap();
-    assert!(text.contains(from), "`{from}` not in the example");
-    std::fs::write(fleet, text.replacen(from, to, 1)).unwrap();
+fn example() -> (tempfile::TempDir, std::path::PathBuf) {
+    crate::cloud::example("aws")
 }
 
 #[test]
@@ -166,7 +24,7 @@ fn the_aws_example_converges_replans_clean_and_destroys_to_zero() {
     run(dir.path(), &cloud, &["apply", fleet, "--auto-approve"])
         .code(0)
         .stdout(predicate::str::contains("Apply complete"));
-    let owned = owned_by_address(&cloud);
+    let owned = owned_by_address(&cloud, FLEET);
     assert_eq!(
         owned.keys().cloned().collect::<Vec<_>>(),
         recorded_addresses(dir.path(), &cloud, fleet)
@@ -207,7 +65,7 @@ fn a_node_group_instance_type_change_replaces_it_before_destroying_the_old_one()
         &[&["apply", fleet, "--auto-approve"][..], &dev].concat(),
     )
     .code(0);
-    let before = owned_by_address(&cloud)["dev-use1/aws.eks_nodegroup/default"].clone();
+    let before = owned_by_address(&cloud, FLEET)["dev-use1/aws.eks_nodegroup/default"].clone();
 
     edit(
         Path::new(fleet),
@@ -242,7 +100,7 @@ fn a_node_group_instance_type_change_replaces_it_before_destroying_the_old_one()
         .as_str()
         .unwrap()
         .to_owned();
-    let after = owned_by_address(&cloud)["dev-use1/aws.eks_nodegroup/default"].clone();
+    let after = owned_by_address(&cloud, FLEET)["dev-use1/aws.eks_nodegroup/default"].clone();
     assert_ne!(before, after, "the node group was not replaced");
 
     // The journal proves there was never a moment without a node group: the replacement was
@@ -299,7 +157,7 @@ fn a_node_group_instance_type_change_replaces_it_before_destroying_the_old_one()
     )
     .code(0);
     assert_eq!(
-        owned_by_address(&cloud)["dev-use1/aws.eks_nodegroup/default"],
+        owned_by_address(&cloud, FLEET)["dev-use1/aws.eks_nodegroup/default"],
         after,
         "scaling replaced the group"
     );
@@ -315,7 +173,7 @@ fn apply_converges_with_no_duplicates_under_throttling_and_server_errors() {
 
     run(dir.path(), &cloud, &["apply", fleet, "--auto-approve"]).code(0);
     // Exactly one cloud object per recorded resource: retries and adoption never duplicated one.
-    let owned: Vec<String> = owned_by_address(&cloud).into_keys().collect();
+    let owned: Vec<String> = owned_by_address(&cloud, FLEET).into_keys().collect();
     assert_eq!(owned, recorded_addresses(dir.path(), &cloud, fleet));
 
     cloud.set_faults(FaultConfig::default());
@@ -347,7 +205,7 @@ fn a_kubernetes_minor_upgrade_updates_control_plane_then_node_group_in_place() {
         &[&["apply", fleet, "--auto-approve"][..], &dev].concat(),
     )
     .code(0);
-    let before = owned_by_address(&cloud);
+    let before = owned_by_address(&cloud, FLEET);
 
     edit(
         Path::new(fleet),
@@ -376,7 +234,7 @@ fn a_kubernetes_minor_upgrade_updates_control_plane_then_node_group_in_place() {
         .unwrap()
         .to_owned();
     assert_eq!(
-        owned_by_address(&cloud),
+        owned_by_address(&cloud, FLEET),
         before,
         "an upgrade must not replace anything"
     );
@@ -427,7 +285,7 @@ fn a_failed_node_group_reports_its_health_issue_and_skips_only_its_dependents() 
         stdout.contains("skipped because dev-use1/aws.eks_nodegroup/default failed"),
         "{stdout}"
     );
-    let owned = owned_by_address(&cloud);
+    let owned = owned_by_address(&cloud, FLEET);
     assert!(
         owned.contains_key("dev-use1/aws.eks_cluster/main"),
         "independent work must finish"

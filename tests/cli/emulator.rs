@@ -8,20 +8,9 @@ use predicates::prelude::*;
 
 use crate::{TODAY, slipway};
 
-fn aws_example() -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().join("fleet.yaml");
-    std::fs::copy(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/aws/fleet.yaml"),
-        &target,
-    )
-    .unwrap();
-    (dir, target)
-}
-
 #[test]
 fn the_embedded_emulator_keeps_its_cloud_between_runs() {
-    let (dir, fleet) = aws_example();
+    let (dir, fleet) = crate::cloud::example("aws");
     let fleet = fleet.to_str().unwrap();
     let args = [
         "--emulator",
@@ -72,7 +61,7 @@ fn emulator_serve_announces_its_url_and_stops_cleanly_on_interrupt() {
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_owned();
 
-    let (dir, fleet) = aws_example();
+    let (dir, fleet) = crate::cloud::example("aws");
     slipway(dir.path())
         .args(["--emulator-url", &url, "--time-scale", "3000"])
         .args(["plan", fleet.to_str().unwrap(), "--cluster", "dev-use1"])

@@ -1,6 +1,8 @@
 //! The user contract of the `slipway` binary: commands, exit codes, stdout/stderr discipline.
 
 mod aws;
+mod azure;
+mod cloud;
 mod contract;
 mod emulator;
 mod state;

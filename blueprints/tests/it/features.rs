@@ -182,6 +182,34 @@ fn cloud_settings() {
 }
 
 #[test]
+fn azure_endpoint_targets_and_monitoring_workspace() {
+    let azure = |name: &str, cidr: &str, extra: &str| {
+        format!(
+            "  - name: {name}\n    provider: azure\n    region: westeurope\n    kubernetes: {{ version: \"1.35\" }}\n    network: {{ cidr: {cidr} }}\n    nodePools:\n      - {{ name: system, role: system, instanceType: x, min: 1, max: 3 }}\n{extra}"
+        )
+    };
+    let c = format!(
+        "{}{}{}",
+        azure(
+            "a",
+            "10.0.0.0/16",
+            "    azure: { subscriptionId: 00000000-0000-0000-0000-000000000000, resourceGroup: rg }\n    addons: [monitoring]\n    privateEndpoints: [acr, { name: keyvault, resourceId: /subscriptions/x/vaults/kv }, { resourceId: /x }]\n"
+        ),
+        azure(
+            "b",
+            "10.1.0.0/16",
+            "    azure: { subscriptionId: 00000000-0000-0000-0000-000000000000, resourceGroup: rg, logAnalyticsWorkspaceId: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv }\n    addons: [monitoring]\n"
+        ),
+        azure(
+            "c",
+            "10.2.0.0/16",
+            "    azure: { subscriptionId: 00000000-0000-0000-0000-000000000000, resourceGroup: rg, logAnalyticsWorkspaceId: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/logs }\n    addons: [monitoring]\n    privateEndpoints: { azure: [{ name: acr, resourceId: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/r } ] }\n"
+        ),
+    );
+    insta::assert_snapshot!(check(&fleet(&c, "")));
+}
+
+#[test]
 fn invariants_and_exceptions() {
     let c = format!(
         "{}{}",

@@ -76,7 +76,11 @@ profiles:
     tags: {{ env: prod }}
     nodePools:
       - {{ name: system, role: system, instanceType: {{ aws: m6i.large, azure: Standard_D4s_v5 }}, min: 3, max: 6 }}
-    privateEndpoints: [s3, sts, acr, keyvault]
+    privateEndpoints:
+      - s3
+      - sts
+      - {{ name: acr, resourceId: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-shared/providers/Microsoft.ContainerRegistry/registries/acr1 }}
+      - {{ name: keyvault, resourceId: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-shared/providers/Microsoft.KeyVault/vaults/kv1 }}
     dr: {{ rto: 2h, standby: {{ region: us-west-2, cidr: 10.50.0.0/16 }} }}
 clusters:
   - name: a
@@ -142,6 +146,13 @@ clusters:
     assert_eq!(b.node_pools[1].role, PoolRole::User);
     assert_eq!(b.node_pools[1].disk_size_gb, 128);
     assert_eq!(b.private_endpoints, ["acr", "keyvault"]);
+    let targets = &b.azure.as_ref().unwrap().private_endpoint_targets;
+    assert_eq!(
+        targets.keys().collect::<Vec<_>>(),
+        ["acr", "keyvault"],
+        "every Azure endpoint carries its target"
+    );
+    assert!(targets["keyvault"].ends_with("/Microsoft.KeyVault/vaults/kv1"));
     // `coredns` is built into AKS: only real add-ons stay in the model.
     assert_eq!(
         b.addons.iter().map(|x| x.name.as_str()).collect::<Vec<_>>(),

@@ -80,12 +80,23 @@ fn addon_settings(ctx: &Ctx<'_>) -> Result<AddonSettings, ExpandError> {
                 s.addon_profiles.insert("azurepolicy".into(), enabled());
             }
             "monitoring" => {
-                // Entra ID auth for the agent; the Log Analytics workspace is AKS's default
-                // until the blueprint can name one (`logAnalyticsWorkspaceResourceID`).
+                // Entra ID auth for the agent, sending to the blueprint's workspace (AKS would
+                // otherwise create a default workspace nobody manages).
+                let workspace = ctx
+                    .settings
+                    .log_analytics_workspace_id
+                    .as_deref()
+                    .ok_or(ExpandError::MissingLogAnalyticsWorkspace)?;
                 s.addon_profiles.insert(
                     "omsagent".into(),
                     obj([
-                        ("config", obj([("useAADAuth", Value::from("true"))])),
+                        (
+                            "config",
+                            obj([
+                                ("logAnalyticsWorkspaceResourceID", Value::from(workspace)),
+                                ("useAADAuth", Value::from("true")),
+                            ]),
+                        ),
                         ("enabled", Value::from(true)),
                     ]),
                 );

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use slipway_blueprints::{Cloud, Cluster, Fleet};
+use slipway_blueprints::{AzureSettings, Cloud, Cluster, Fleet};
 use slipway_provider::{
     Address, ErrorClass, Expander, KindSchema, ProviderError, Resource, TAG_ADDRESS, TAG_CLUSTER,
     TAG_FLEET, Value,
@@ -83,6 +83,14 @@ pub enum ExpandError {
         /// The catalogue, comma-separated.
         known: String,
     },
+    /// An Azure private endpoint without the ARM id of the resource it connects to.
+    #[error("private endpoint `{0}` has no target resource id (`resourceId` in the blueprint)")]
+    MissingPrivateEndpointTarget(String),
+    /// The `monitoring` add-on without a Log Analytics workspace to send to.
+    #[error(
+        "the `monitoring` add-on needs a Log Analytics workspace (`azure.logAnalyticsWorkspaceId`)"
+    )]
+    MissingLogAnalyticsWorkspace,
     /// A role assignment scope that is not an ARM id.
     #[error(
         "role assignment scope `{scope}` of workload identity `{identity}` is not an ARM resource id"
@@ -119,6 +127,8 @@ impl ExpandError {
             ExpandError::UnknownAddon { .. } => "UnknownAddon",
             ExpandError::PinnedAddon(_) => "PinnedAddon",
             ExpandError::UnknownPrivateEndpoint { .. } => "UnknownPrivateEndpoint",
+            ExpandError::MissingPrivateEndpointTarget(_) => "MissingPrivateEndpointTarget",
+            ExpandError::MissingLogAnalyticsWorkspace => "MissingLogAnalyticsWorkspace",
             ExpandError::InvalidScope { .. } => "InvalidScope",
             ExpandError::NoClusterRange { .. } => "NoClusterRange",
             ExpandError::DuplicateAddress(_) => "DuplicateAddress",
@@ -207,6 +217,8 @@ pub(crate) struct Ctx<'a> {
     pub cluster: &'a Cluster,
     /// Its subscription and resource group.
     pub arm: ArmScope,
+    /// Its Azure settings.
+    pub settings: &'a AzureSettings,
     resources: Vec<Resource>,
 }
 
@@ -244,6 +256,7 @@ impl<'a> Ctx<'a> {
                 subscription: settings.subscription_id.to_ascii_lowercase(),
                 resource_group: settings.resource_group.clone(),
             },
+            settings,
             resources: Vec::new(),
         })
     }

@@ -1,9 +1,9 @@
 //! Slipway's Azure provider: what a blueprint cluster becomes on AKS.
 //!
-//! This crate holds the pure half, [`AzureExpander`]: it expands one cluster into ARM
-//! resources without credentials or network. The ARM-backed `Provider` (azure_core client,
-//! long-running-operation polling, adoption of interrupted creates) lands in this crate next,
-//! on top of the expander, and sends exactly what the expansion describes.
+//! The pure half, [`AzureExpander`], expands one cluster into ARM resources without
+//! credentials or network. [`AzureProvider`] adds the ARM operations on top of it (azure_core
+//! pipeline, long-running-operation polling, adoption of interrupted creates) and sends exactly
+//! what the expansion describes.
 //!
 //! # Resources
 //!
@@ -86,9 +86,12 @@
 //!   `role` and the provider resolves it (`roleDefinitions?$filter=roleName eq '…'` at the
 //!   scope) before the PUT. Role assignment names are GUIDs derived from fleet, subscription
 //!   and address (SHA-256, RFC 9562 version 8), so a re-run PUTs to the same name.
-//! - **Private endpoints.** A target's ARM resource id (`privateLinkServiceId`) is not in the
-//!   blueprint yet: the body carries `groupIds` and the `target` property names the catalogue
-//!   entry; the provider refuses to create an endpoint until the blueprint supplies the id.
+//! - **Private endpoints.** Each endpoint connects to the resource the blueprint names
+//!   (`privateEndpoints: [{name, resourceId}]`, in `AzureSettings::private_endpoint_targets`):
+//!   its id is `privateLinkServiceId`, the catalogue gives `groupIds` and the zone; the
+//!   `target` property names the catalogue entry. An endpoint without a target is an error.
+//! - **Monitoring.** `omsagent` sends to the blueprint's Log Analytics workspace
+//!   (`azure.logAnalyticsWorkspaceId`); without one the expansion fails.
 //! - **Add-ons.** `azure-keyvault-secrets-provider`, `azure-policy` and `monitoring` are
 //!   `addonProfiles` (`azureKeyvaultSecretsProvider`, `azurepolicy`, `omsagent`); `keda` and
 //!   `vpa` are `workloadAutoScalerProfile` switches; `image-cleaner` is
@@ -101,6 +104,7 @@ mod identity;
 mod ids;
 mod kinds;
 mod network;
+mod provider;
 
 pub use aks::addon_catalogue;
 pub use expand::{AzureExpander, ExpandError};
@@ -112,3 +116,7 @@ pub use kinds::{
     VIRTUAL_NETWORK,
 };
 pub use network::private_endpoint_catalogue;
+pub use provider::{
+    ArmClient, ArmMethod, ArmResponse, AzureCredentialChoice, AzureProvider, AzureProviderConfig,
+    CONFLICT_GRACE,
+};

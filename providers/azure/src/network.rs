@@ -347,6 +347,11 @@ pub(crate) fn expand_private_endpoints(
     }
 
     for t in targets {
+        let resource = ctx
+            .settings
+            .private_endpoint_targets
+            .get(t.name)
+            .ok_or_else(|| ExpandError::MissingPrivateEndpointTarget(t.name.to_owned()))?;
         let name = format!("pe-{}-{}", cluster.name, t.name);
         check_name(
             "private endpoint name",
@@ -396,7 +401,13 @@ pub(crate) fn expand_private_endpoints(
                             "privateLinkServiceConnections",
                             Value::List(vec![obj([
                                 ("name", Value::from(name.as_str())),
-                                ("properties", obj([("groupIds", strings(&[t.group_id]))])),
+                                (
+                                    "properties",
+                                    obj([
+                                        ("groupIds", strings(&[t.group_id])),
+                                        ("privateLinkServiceId", Value::from(resource.as_str())),
+                                    ]),
+                                ),
                             ])]),
                         ),
                         ("subnet", obj([("id", Value::reference(&subnet, "id"))])),

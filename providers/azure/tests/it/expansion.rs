@@ -418,6 +418,18 @@ fn bad_input_is_reported_not_expanded() {
     ));
 
     let mut c = fixtures::prod();
+    let settings = c.azure.as_mut().unwrap();
+    settings.private_endpoint_targets.remove("keyvault");
+    assert_eq!(
+        expand_err(&c),
+        ExpandError::MissingPrivateEndpointTarget("keyvault".into())
+    );
+
+    let mut c = fixtures::prod();
+    c.azure.as_mut().unwrap().log_analytics_workspace_id = None;
+    assert_eq!(expand_err(&c), ExpandError::MissingLogAnalyticsWorkspace);
+
+    let mut c = fixtures::prod();
     c.node_pools
         .iter_mut()
         .for_each(|p| p.role = PoolRole::User);

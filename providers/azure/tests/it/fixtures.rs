@@ -124,6 +124,23 @@ pub fn prod() -> Cluster {
         azure: Some(AzureSettings {
             subscription_id: SUBSCRIPTION.into(),
             resource_group: "rg-prod-weu".into(),
+            log_analytics_workspace_id: Some(format!(
+                "/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-ops/providers/Microsoft.OperationalInsights/workspaces/logs-weu"
+            )),
+            private_endpoint_targets: BTreeMap::from([
+                (
+                    "acr".to_owned(),
+                    format!(
+                        "/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-shared/providers/Microsoft.ContainerRegistry/registries/commerceacr"
+                    ),
+                ),
+                (
+                    "keyvault".to_owned(),
+                    format!(
+                        "/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-shared/providers/Microsoft.KeyVault/vaults/commerce-kv"
+                    ),
+                ),
+            ]),
         }),
     }
 }
@@ -154,6 +171,8 @@ pub fn dev() -> Cluster {
         azure: Some(AzureSettings {
             subscription_id: SUBSCRIPTION.into(),
             resource_group: "rg-dev-weu".into(),
+            log_analytics_workspace_id: None,
+            private_endpoint_targets: BTreeMap::new(),
         }),
     }
 }

@@ -1,5 +1,8 @@
-//! Integration tests of the Azure expander: full expansions of fixture clusters, snapshotted
-//! and checked against the invariants every expansion must hold.
+//! Integration tests of the Azure provider: full expansions of fixture clusters, snapshotted
+//! and checked against the invariants every expansion must hold, and the ARM poller against
+//! Microsoft's long-running-operation scenarios.
 
 mod expansion;
 mod fixtures;
+mod lifecycle;
+mod lro;
