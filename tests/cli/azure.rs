@@ -241,3 +241,35 @@ fn the_dual_cloud_quickstart_converges_replans_clean_and_destroys_to_zero() {
     assert!(left.is_empty(), "objects left after destroy: {left:#?}");
     assert_all_gone(&cloud, &ids);
 }
+
+#[test]
+fn without_credentials_azure_calls_fail_with_a_clear_error() {
+    let (dir, fleet) = example("azure");
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = crate::slipway(dir.path());
+    for var in [
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "IDENTITY_ENDPOINT",
+        "MSI_ENDPOINT",
+        "SLIPWAY_AZURE_MANAGED_IDENTITY",
+        "SLIPWAY_EMULATOR_URL",
+    ] {
+        cmd.env_remove(var);
+    }
+    // No Azure CLI login either: a fresh home and a PATH without `az`.
+    cmd.env("HOME", home.path()).env("PATH", "/usr/bin:/bin");
+    cmd.args([
+        "apply",
+        fleet.to_str().unwrap(),
+        "--cluster",
+        "dev-neu",
+        "--auto-approve",
+    ])
+    .assert()
+    .code(1)
+    .stdout(predicate::str::contains("no Azure credentials found"))
+    .stdout(predicate::str::contains("--emulator").or(predicate::str::contains("az login")));
+}
