@@ -229,6 +229,15 @@ pub enum StateCommand {
         #[arg(long, value_name = "RUN_ID")]
         run: Option<String>,
     },
+    /// Copy all state (resources, history, journal) into another, empty, backend.
+    Migrate {
+        #[command(flatten)]
+        blueprint: BlueprintArgs,
+        /// Destination, e.g. `s3://bucket/prefix`, `azblob://account/container/prefix`,
+        /// `postgres://host/db`, `sqlite:PATH`.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Release the state lock.
     Unlock {
         #[command(flatten)]

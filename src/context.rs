@@ -92,10 +92,15 @@ pub async fn lock(store: &dyn StateStore, operation: &str) -> Result<LockInfo, F
         holder: holder(),
         operation: operation.to_owned(),
     };
-    store.lock(&request).await.map_err(|e| match e {
+    store.lock(&request).await.map_err(state_failure)
+}
+
+/// A state error as a failure: lock contention exits 4, anything else 1.
+pub fn state_failure(e: StateError) -> Failure {
+    match e {
         StateError::Locked(info) => Failure::Locked(info),
         other => other.into(),
-    })
+    }
 }
 
 /// `git rev-parse HEAD` of the repository holding the blueprint, if any.

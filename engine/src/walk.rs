@@ -854,19 +854,40 @@ impl<'a, 'c> Walk<'a, 'c> {
             .filter(|&i| self.waiting_on[i] == 0)
             .collect();
         let mut running = Running::new();
+        let mut done: VecDeque<(usize, OpResult)> = VecDeque::new();
         loop {
             while running.len() < parallelism {
                 let Some(op) = ready.pop_front() else { break };
                 match self.start(op) {
                     Ok(Some(fut)) => running.push(fut),
-                    Ok(None) => self.finish(op, Ok(None), &mut ready).await?,
-                    Err(e) => self.finish(op, Err(e), &mut ready).await?,
+                    Ok(None) => done.push_back((op, Ok(None))),
+                    Err(e) => done.push_back((op, Err(e))),
                 }
             }
-            let Some((op, result)) = running.next().await else {
-                break;
-            };
-            self.finish(op, result, &mut ready).await?;
+            if done.is_empty() {
+                match running.next().await {
+                    Some(finished) => done.push_back(finished),
+                    None => break,
+                }
+            }
+            while let Some((op, result)) = done.pop_front() {
+                // Finishing writes to the state store. Operations in flight may hold state
+                // transactions of their own (a journal sequence, a row lock) that the store
+                // needs released first, so they keep being polled meanwhile; whatever they
+                // complete is finished next.
+                let finishing = self.finish(op, result, &mut ready);
+                tokio::pin!(finishing);
+                loop {
+                    tokio::select! {
+                        biased;
+                        finished = &mut finishing => {
+                            finished?;
+                            break;
+                        }
+                        Some(finished) = running.next() => done.push_back(finished),
+                    }
+                }
+            }
         }
         Ok(self.report(began.elapsed()))
     }

@@ -136,6 +136,39 @@ pub async fn run(command: StateCommand, global: &Global, out: &Out) -> Result<u8
                 }
             }
         }
+        StateCommand::Migrate { blueprint, to } => {
+            let from = context::open_state(&blueprint.blueprint, global)?;
+            let destination =
+                slipway_state::open_url(&to, &context::blueprint_dir(&blueprint.blueprint))?;
+            let request = slipway_state::LockRequest {
+                holder: context::holder(),
+                operation: "state migrate".to_owned(),
+            };
+            let copied = slipway_state::migrate(&*from, &*destination, &request)
+                .await
+                .map_err(context::state_failure)?;
+            if out.json() {
+                out.document(&serde_json::json!({
+                    "version": 1,
+                    "from": from.describe(),
+                    "to": destination.describe(),
+                    "copied": copied,
+                }));
+            } else {
+                out.line(&format!(
+                    "Migrated {} resource(s), {} deposed object(s), {} run(s) and {} journal entries from {} to {}.",
+                    copied.resources,
+                    copied.deposed,
+                    copied.runs,
+                    copied.journal,
+                    from.describe(),
+                    destination.describe()
+                ));
+                out.note(&format!(
+                    "Point Slipway at the new location with --state {to} (or SLIPWAY_STATE); the old state is unchanged."
+                ));
+            }
+        }
         StateCommand::Unlock { blueprint, force } => {
             let store = context::open_state(&blueprint.blueprint, global)?;
             store.force_unlock(&force).await?;

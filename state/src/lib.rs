@@ -5,11 +5,25 @@
 //! made under and fails unless that lock is still held, so two runs can never interleave writes.
 //! Backends never interpret resource properties; they store them.
 
+#[cfg(feature = "azblob")]
+mod azblob;
 mod lockid;
+mod migrate;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "s3")]
+mod s3;
 mod sqlite;
 mod types;
 mod url;
 
+#[cfg(feature = "azblob")]
+pub use azblob::{AzureBlobStore, BlobStateVersion};
+pub use migrate::{Migration, migrate};
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(feature = "s3")]
+pub use s3::{DEFAULT_LEASE_TTL, S3Credentials, S3Location, S3Options, S3Store, StateVersion};
 pub use sqlite::SqliteStore;
 pub use types::*;
 pub use url::open_url;

@@ -127,6 +127,9 @@ pub enum StateError {
     /// `force_unlock` named a lock that is not the current one.
     #[error("no lock with id {0}")]
     NoSuchLock(String),
+    /// A migration's destination already holds state.
+    #[error("{0} already holds state; migrate only into an empty location")]
+    NotEmpty(String),
     /// The state URL is malformed or names an unknown backend.
     #[error("invalid state location `{url}`: {reason}")]
     BadUrl {

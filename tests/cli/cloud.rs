@@ -21,13 +21,18 @@ pub struct Cloud {
 
 impl Cloud {
     pub fn start(faults: FaultConfig) -> Self {
+        Self::start_scaled(faults, TIME_SCALE)
+    }
+
+    /// An emulator running `time_scale` times faster than real clouds.
+    pub fn start_scaled(faults: FaultConfig, time_scale: f64) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
         let config = EmulatorConfig {
-            time_scale: TIME_SCALE,
+            time_scale,
             faults,
             today: Some(TODAY.parse().unwrap()),
             ..EmulatorConfig::default()
@@ -73,13 +78,19 @@ impl Drop for Cloud {
     }
 }
 
-/// A GET on the emulator: the status code and the body.
+/// A GET on a loopback server: the status code and the body.
 fn http_get(base: &str, path: &str, headers: &str) -> (u16, String) {
+    http("GET", base, path, headers, "")
+}
+
+/// One plain HTTP/1.1 request to a loopback server: the status code and the body.
+pub fn http(method: &str, base: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
     let host = base.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = TcpStream::connect(host).unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut response = String::new();

@@ -5,7 +5,9 @@ mod azure;
 mod cloud;
 mod contract;
 mod emulator;
+mod secrets;
 mod state;
+mod stress;
 
 use std::path::{Path, PathBuf};
 

@@ -82,3 +82,75 @@ fn showing_an_unknown_address_is_an_error() {
         .code(1)
         .stderr(predicate::str::contains("expected `cluster/kind/name`"));
 }
+
+#[test]
+fn state_migrates_into_an_empty_backend_without_loss() {
+    let (dir, fleet) = crate::cloud::example("aws");
+    let fleet = fleet.to_str().unwrap();
+    let emulate = [
+        "--emulator",
+        "--time-scale",
+        "3000",
+        "--cluster",
+        "dev-use1",
+    ];
+    slipway(dir.path())
+        .args(["apply", fleet, "--auto-approve"])
+        .args(emulate)
+        .assert()
+        .code(0);
+    let before = one_json_document(
+        &slipway(dir.path())
+            .args(["--output", "json", "state", "list", fleet])
+            .assert()
+            .code(0)
+            .get_output()
+            .stdout,
+    );
+
+    slipway(dir.path())
+        .args(["state", "migrate", fleet, "--to", "sqlite:moved/state.db"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Migrated 23 resource(s)"));
+    let moved = ["--state", "sqlite:moved/state.db"];
+    let after = one_json_document(
+        &slipway(dir.path())
+            .args(moved)
+            .args(["--output", "json", "state", "list", fleet])
+            .assert()
+            .code(0)
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(before["resources"], after["resources"]);
+    // The moved state drives the same cloud: nothing to do.
+    slipway(dir.path())
+        .args(moved)
+        .args(["plan", fleet])
+        .args(emulate)
+        .assert()
+        .code(0);
+    let history = one_json_document(
+        &slipway(dir.path())
+            .args(moved)
+            .args(["--output", "json", "state", "history", fleet])
+            .assert()
+            .code(0)
+            .get_output()
+            .stdout,
+    );
+    let operations: Vec<&str> = history["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(operations, ["state migrate", "apply"]);
+
+    slipway(dir.path())
+        .args(["state", "migrate", fleet, "--to", "sqlite:moved/state.db"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already holds state"));
+}

@@ -244,3 +244,118 @@ async fn the_walk_future_is_send() {
     assert_send(&fut);
     assert!(fut.await.unwrap().is_success());
 }
+
+/// A store whose journal appends hold a lock across an await, the way a networked backend's
+/// transaction holds a row lock while it waits for the server.
+struct TransactionalJournal<'a> {
+    inner: &'a slipway_state::SqliteStore,
+    sequence: tokio::sync::Mutex<()>,
+}
+
+#[async_trait::async_trait]
+impl StateStore for TransactionalJournal<'_> {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    async fn lock(
+        &self,
+        request: &slipway_state::LockRequest,
+    ) -> Result<slipway_state::LockInfo, slipway_state::StateError> {
+        self.inner.lock(request).await
+    }
+    async fn unlock(
+        &self,
+        lock: &slipway_state::LockInfo,
+    ) -> Result<(), slipway_state::StateError> {
+        self.inner.unlock(lock).await
+    }
+    async fn force_unlock(&self, id: &str) -> Result<(), slipway_state::StateError> {
+        self.inner.force_unlock(id).await
+    }
+    async fn current_lock(
+        &self,
+    ) -> Result<Option<slipway_state::LockInfo>, slipway_state::StateError> {
+        self.inner.current_lock().await
+    }
+    async fn snapshot(&self) -> Result<slipway_state::Snapshot, slipway_state::StateError> {
+        self.inner.snapshot().await
+    }
+    async fn put_resource(
+        &self,
+        lock: &slipway_state::LockInfo,
+        resource: &slipway_provider::ResourceState,
+    ) -> Result<u64, slipway_state::StateError> {
+        self.inner.put_resource(lock, resource).await
+    }
+    async fn remove_resource(
+        &self,
+        lock: &slipway_state::LockInfo,
+        address: &Address,
+        deposed: Option<&str>,
+    ) -> Result<u64, slipway_state::StateError> {
+        self.inner.remove_resource(lock, address, deposed).await
+    }
+    async fn begin_run(
+        &self,
+        lock: &slipway_state::LockInfo,
+        run: &slipway_state::RunRecord,
+    ) -> Result<(), slipway_state::StateError> {
+        self.inner.begin_run(lock, run).await
+    }
+    async fn finish_run(
+        &self,
+        lock: &slipway_state::LockInfo,
+        run_id: &str,
+        outcome: slipway_state::RunOutcome,
+    ) -> Result<(), slipway_state::StateError> {
+        self.inner.finish_run(lock, run_id, outcome).await
+    }
+    async fn append_journal(
+        &self,
+        lock: &slipway_state::LockInfo,
+        entry: &slipway_state::JournalEntry,
+    ) -> Result<u64, slipway_state::StateError> {
+        let _row = self.sequence.lock().await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        self.inner.append_journal(lock, entry).await
+    }
+    async fn history(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<slipway_state::RunRecord>, slipway_state::StateError> {
+        self.inner.history(limit).await
+    }
+    async fn journal(
+        &self,
+        run_id: Option<&str>,
+    ) -> Result<Vec<slipway_state::JournalEntry>, slipway_state::StateError> {
+        self.inner.journal(run_id).await
+    }
+}
+
+/// Regression: the walk used to await its own journal writes without polling operations in
+/// flight, so an operation suspended inside a store transaction could never release it.
+#[tokio::test(start_paused = true)]
+async fn a_store_holding_locks_across_awaits_never_deadlocks_the_walk() {
+    let env = Env::new().await;
+    let resources: Vec<Resource> = (0..12)
+        .map(|i| {
+            res(
+                &addr("c", "thing", &format!("t{i}")),
+                &[("n", Value::from(i64::from(i)))],
+            )
+        })
+        .collect();
+    let plan = env.plan(&resources, PlanMode::Apply).await;
+    let store = TransactionalJournal {
+        inner: &env.store,
+        sequence: tokio::sync::Mutex::new(()),
+    };
+    let mut ctx = env.context(4);
+    ctx.store = &store;
+    let report = tokio::time::timeout(Duration::from_secs(3600), apply(&plan, &ctx))
+        .await
+        .expect("the walk deadlocked")
+        .unwrap();
+    assert!(report.is_success(), "{report:#?}");
+}

@@ -1,8 +1,7 @@
 //! The AWS provider refereed by moto: a real 2-zone cluster expanded from a blueprint is
 //! created, waited for, read, updated and deleted through the `Provider` trait against a
-//! `moto_server` started per test (see `moto`).
+//! private `moto_server` per test from `slipway-testkit`.
 
 mod lifecycle;
-mod moto;
 mod safety;
 mod support;

@@ -13,8 +13,7 @@ use slipway_provider::{
     Address, ApiClass, CreateRequest, ErrorClass, Expander, IntentSink, OpContext, Pacer,
     Properties, Provider, ProviderError, Resource, ResourceState, ResourceStatus, Value, WaitFor,
 };
-
-use crate::moto::Moto;
+use slipway_testkit::moto::OwnedMoto;
 
 /// A 2-zone dev cluster with a public endpoint, IRSA identities and both kinds of VPC
 /// endpoint; no add-ons, since moto has no EKS add-on API.
@@ -158,7 +157,7 @@ const OP_LIMIT: Duration = Duration::from_secs(60);
 
 /// A provider, a journal and the state of a small walk against one moto server.
 pub struct Walk {
-    pub moto: Moto,
+    pub moto: OwnedMoto,
     pub provider: AwsProvider,
     pub journal: Arc<Journal>,
     pub ctx: OpContext,
@@ -169,7 +168,7 @@ pub struct Walk {
 impl Walk {
     /// Starts moto and expands the referee cluster (moto's kinds only).
     pub fn new() -> Walk {
-        let moto = Moto::start();
+        let moto = slipway_testkit::moto::start();
         let provider = AwsProvider::new(AwsProviderConfig {
             endpoint_url: Some(moto.url.clone()),
             region_override: None,
