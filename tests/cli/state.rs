@@ -154,3 +154,64 @@ fn state_migrates_into_an_empty_backend_without_loss() {
         .code(1)
         .stderr(predicate::str::contains("already holds state"));
 }
+
+#[test]
+fn state_migrates_between_team_backends_without_loss() {
+    use crate::stress::Backend;
+    let cloud = crate::cloud::Cloud::start(slipway_emulator::FaultConfig::default());
+    let (dir, fleet) = crate::cloud::example("aws");
+    let fleet = fleet.to_str().unwrap();
+    let dump = |backend: &Backend| {
+        let listed = backend
+            .slipway(dir.path())
+            .args(["--output", "json", "state", "list", fleet])
+            .assert()
+            .code(0);
+        let history = backend
+            .slipway(dir.path())
+            .args(["--output", "json", "state", "history", fleet])
+            .assert()
+            .code(0);
+        (
+            one_json_document(&listed.get_output().stdout)["resources"].clone(),
+            one_json_document(&history.get_output().stdout)["runs"]
+                .as_array()
+                .unwrap()
+                .len(),
+        )
+    };
+
+    let postgres = Backend::postgres();
+    postgres
+        .slipway(dir.path())
+        .args(["--emulator-url", &cloud.url])
+        .args(["apply", fleet, "--auto-approve", "--cluster", "dev-use1"])
+        .assert()
+        .code(0);
+    let (resources, runs) = dump(&postgres);
+    assert_eq!(runs, 1);
+
+    // PostgreSQL → S3 → Azure Blob, each hop verified against the original.
+    let s3 = Backend::s3("migration-secret-key");
+    let azblob = Backend::azblob();
+    let mut from = &postgres;
+    for (to, runs_after) in [(&s3, 2), (&azblob, 3)] {
+        let mut cmd = from.slipway(dir.path());
+        cmd.envs(to.env.iter().cloned());
+        cmd.args(["state", "migrate", fleet, "--to", &to.url])
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("Migrated 23 resource(s)"));
+        let (moved, moved_runs) = dump(to);
+        assert_eq!(moved, resources, "resources changed moving to {}", to.url);
+        assert_eq!(moved_runs, runs_after, "each migration adds its own run");
+        from = to;
+    }
+    // The last copy drives the same cloud: nothing to do.
+    azblob
+        .slipway(dir.path())
+        .args(["--emulator-url", &cloud.url])
+        .args(["plan", fleet, "--cluster", "dev-use1"])
+        .assert()
+        .code(0);
+}
