@@ -105,36 +105,13 @@ fn a_node_group_instance_type_change_replaces_it_before_destroying_the_old_one()
 
     // The journal proves there was never a moment without a node group: the replacement was
     // ready before the old group's delete was even announced.
-    let history = run(
+    crate::cloud::assert_replaced_before_destroyed(
         dir.path(),
         &cloud,
-        &[
-            "--output", "json", "state", "history", fleet, "--run", &run_id,
-        ],
-    )
-    .code(0);
-    let journal = one_json_document(&history.get_output().stdout)["journal"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let group = "dev-use1/aws.eks_nodegroup/default";
-    let position = |what: &str, pred: &dyn Fn(&serde_json::Value) -> bool| {
-        journal
-            .iter()
-            .position(|e| e["address"] == group && pred(&e["event"]))
-            .unwrap_or_else(|| panic!("journal lacks {what}: {journal:#?}"))
-    };
-    let created = position("CreateNodegroup", &|e| e["operation"] == "CreateNodegroup");
-    let ready = position("the replacement's readiness", &|e| {
-        e["type"] == "note"
-            && e["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("is ready"))
-    });
-    let deleted = position("DeleteNodegroup", &|e| e["operation"] == "DeleteNodegroup");
-    assert!(
-        created < ready && ready < deleted,
-        "old group deleted before the new one was ready: {journal:#?}"
+        fleet,
+        &run_id,
+        "dev-use1/aws.eks_nodegroup/default",
+        ("CreateNodegroup", "DeleteNodegroup"),
     );
 
     // Only the maximum changes: an in-place update.
@@ -241,18 +218,7 @@ fn a_kubernetes_minor_upgrade_updates_control_plane_then_node_group_in_place() {
 
     // The emulator refuses node groups newer than their control plane, so the order is checked
     // by the cloud itself; the journal shows it too.
-    let history = run(
-        dir.path(),
-        &cloud,
-        &[
-            "--output", "json", "state", "history", fleet, "--run", &run_id,
-        ],
-    )
-    .code(0);
-    let journal = one_json_document(&history.get_output().stdout)["journal"]
-        .as_array()
-        .unwrap()
-        .clone();
+    let journal = crate::cloud::journal(dir.path(), &cloud, fleet, &run_id);
     let at = |op: &str| {
         journal
             .iter()

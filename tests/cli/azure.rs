@@ -142,39 +142,13 @@ fn an_agent_pool_vm_size_change_replaces_it_first_and_a_max_count_change_scales_
     let after = owned_by_address(&cloud, "payments")[pool].clone();
     assert_ne!(before, after, "the agent pool was not replaced");
 
-    let history = run(
+    crate::cloud::assert_replaced_before_destroyed(
         dir.path(),
         &cloud,
-        &[
-            "--output", "json", "state", "history", fleet, "--run", &run_id,
-        ],
-    )
-    .code(0);
-    let journal = one_json_document(&history.get_output().stdout)["journal"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let position = |what: &str, pred: &dyn Fn(&serde_json::Value) -> bool| {
-        journal
-            .iter()
-            .position(|e| e["address"] == pool && pred(&e["event"]))
-            .unwrap_or_else(|| panic!("journal lacks {what}: {journal:#?}"))
-    };
-    let created = position("the new pool's PUT", &|e| {
-        e["operation"] == "PUT agentPools"
-    });
-    let ready = position("the replacement's readiness", &|e| {
-        e["type"] == "note"
-            && e["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("is ready"))
-    });
-    let deleted = position("the old pool's DELETE", &|e| {
-        e["operation"] == "DELETE agentPools"
-    });
-    assert!(
-        created < ready && ready < deleted,
-        "old pool deleted before the new one was ready: {journal:#?}"
+        fleet,
+        &run_id,
+        pool,
+        ("PUT agentPools", "DELETE agentPools"),
     );
 
     edit(

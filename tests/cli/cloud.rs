@@ -201,3 +201,51 @@ pub fn edit(fleet: &Path, from: &str, to: &str) {
     assert!(text.contains(from), "`{from}` not in the example");
     std::fs::write(fleet, text.replacen(from, to, 1)).unwrap();
 }
+
+/// The journal entries of one run, as `state history --run` reports them.
+pub fn journal(dir: &Path, cloud: &Cloud, fleet: &str, run_id: &str) -> Vec<serde_json::Value> {
+    let history = run(
+        dir,
+        cloud,
+        &[
+            "--output", "json", "state", "history", fleet, "--run", run_id,
+        ],
+    )
+    .code(0);
+    one_json_document(&history.get_output().stdout)["journal"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Proves from the journal of `run_id` that `address` was replaced create-before-destroy:
+/// the new object's `create_op`, then the engine's note that it is ready, then the old object's
+/// `delete_op` — so there was never a moment without one.
+pub fn assert_replaced_before_destroyed(
+    dir: &Path,
+    cloud: &Cloud,
+    fleet: &str,
+    run_id: &str,
+    address: &str,
+    (create_op, delete_op): (&str, &str),
+) {
+    let journal = journal(dir, cloud, fleet, run_id);
+    let position = |what: &str, pred: &dyn Fn(&serde_json::Value) -> bool| {
+        journal
+            .iter()
+            .position(|e| e["address"] == address && pred(&e["event"]))
+            .unwrap_or_else(|| panic!("journal lacks {what}: {journal:#?}"))
+    };
+    let created = position(create_op, &|e| e["operation"] == create_op);
+    let ready = position("the replacement's readiness", &|e| {
+        e["type"] == "note"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("is ready"))
+    });
+    let deleted = position(delete_op, &|e| e["operation"] == delete_op);
+    assert!(
+        created < ready && ready < deleted,
+        "the old object was deleted before the new one was ready: {journal:#?}"
+    );
+}
