@@ -92,6 +92,9 @@ pub enum Command {
     Graph(GraphArgs),
     /// Inspect recorded state and the journal.
     State(StateArgs),
+    /// Deprecation and upgrade-readiness scan against a target Kubernetes minor; exit 5 when
+    /// anything blocks the upgrade.
+    Scan(ScanArgs),
     /// Print the blueprint JSON Schema.
     Schema,
     /// Run the cloud emulator.
@@ -131,6 +134,51 @@ pub struct Selection {
     /// Limit to these clusters (repeatable).
     #[arg(long = "cluster", value_name = "NAME")]
     pub clusters: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub blueprint: BlueprintArgs,
+    /// Manifests to check: files, directories (recursive; *.yaml, *.yml, *.json), or `-` for
+    /// standard input (e.g. `helm template … | slipway scan fleet.yaml -`).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Target Kubernetes minor, e.g. `1.33`.
+    #[arg(long = "to", value_name = "VERSION")]
+    pub to: String,
+    /// Report format; `--output json` also selects JSON.
+    #[arg(long, value_enum, default_value_t = ScanFormat::Table)]
+    pub format: ScanFormat,
+    /// Suppress a rule: `RULE[@SUBJECT] until YYYY-MM-DD: REASON` (repeatable). SUBJECT is an
+    /// `apiVersion/Kind`, a cluster, a file, `pool NAME` or an add-on. Expired exceptions block.
+    #[arg(long = "ignore", value_name = "EXCEPTION")]
+    pub ignores: Vec<String>,
+    /// Read live objects from the cluster API with this kubeconfig (for one selected cluster its
+    /// current or `--context` context; for several, the context named after each cluster).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use when one cluster is selected.
+    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
+    pub context: Option<String>,
+    /// Do not read the cloud: judge readiness from the blueprint and calendars only.
+    #[arg(long)]
+    pub no_cloud: bool,
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+/// How `scan` writes its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScanFormat {
+    /// A table for terminals.
+    Table,
+    /// The JSON report.
+    Json,
+    /// Markdown for change records.
+    Markdown,
+    /// SARIF 2.1.0 for code-scanning UIs.
+    Sarif,
 }
 
 #[derive(Debug, Args)]

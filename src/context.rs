@@ -24,9 +24,7 @@ pub fn today(global: &Global) -> Result<jiff::civil::Date, Failure> {
 
 /// Loads and validates a blueprint; warnings are rendered, errors fail with exit code 3.
 pub fn load_fleet(path: &Path, global: &Global, out: &Out) -> Result<Fleet, Failure> {
-    let options = LoadOptions {
-        today: today(global)?,
-    };
+    let options = LoadOptions::new(today(global)?);
     match slipway_blueprints::load(path, &options) {
         Ok(loaded) => {
             if !out.quiet {

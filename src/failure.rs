@@ -13,6 +13,8 @@ pub const EXIT_CHANGES: u8 = 2;
 pub const EXIT_INVALID: u8 = 3;
 /// Another run holds the state lock.
 pub const EXIT_LOCKED: u8 = 4;
+/// `scan` found removed APIs or other blocking findings.
+pub const EXIT_BLOCKED: u8 = 5;
 
 /// A command failure, rendered by [`crate::render::Out::failure`].
 #[derive(Debug)]

@@ -1,6 +1,7 @@
-//! Built-in reference data: support calendars, regions and zones, add-ons, private endpoints.
+//! Built-in reference data: support calendars, node OS windows, regions and zones, add-ons,
+//! private endpoints.
 //!
-//! The calendars are CSV files under `blueprints/data/` embedded at compile time and parsed
+//! The calendars and node OS windows are CSV files under `blueprints/data/` embedded at compile time and parsed
 //! once; the tables of regions, add-ons and private-endpoint services are Rust constants. The
 //! loader validates blueprints against this data and the engine may use it to expand clusters
 //! (EKS add-on names, Azure private-endpoint group ids). This module must never read files or
@@ -10,7 +11,7 @@ use std::sync::OnceLock;
 
 use jiff::civil::Date;
 
-use crate::model::{Cloud, KubeVersion};
+use crate::model::{Cloud, KubeVersion, NodeOs};
 
 /// Why an embedded data file cannot be parsed (caught by this module's unit tests).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,6 +92,7 @@ pub enum SupportStatus {
 const EKS_VERSIONS: &str = include_str!("../data/eks-versions.csv");
 const AKS_VERSIONS: &str = include_str!("../data/aks-versions.csv");
 const EKS_ADDON_VERSIONS: &str = include_str!("../data/eks-addon-versions.csv");
+const NODE_OS: &str = include_str!("../data/node-os.csv");
 
 /// Splits CSV text into rows of cells (RFC 4180 quoting), skipping the header.
 fn csv_rows(file: &'static str, text: &str) -> Result<Vec<(usize, Vec<String>)>, CatalogError> {
@@ -272,6 +274,104 @@ pub fn standard_versions(cloud: Cloud, today: Date) -> Vec<KubeVersion> {
         })
         .map(|w| w.version)
         .collect()
+}
+
+/// The Kubernetes versions for which a cloud publishes node images of one OS family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeOsWindow {
+    /// The OS family.
+    pub os: NodeOs,
+    /// The first Kubernetes minor with images.
+    pub first: KubeVersion,
+    /// The last Kubernetes minor with images; `None` while the family is still published.
+    pub last: Option<KubeVersion>,
+    /// The cloud's name for the family: the EKS `amiType` prefix (`AL2023`, `AL2`,
+    /// `BOTTLEROCKET`) or the AKS `osSKU` (`Ubuntu`, `AzureLinux`, `Windows2019`…).
+    pub cloud_name: String,
+    /// Where the window comes from.
+    pub source: String,
+}
+
+impl NodeOsWindow {
+    /// Whether images exist for `version` (both ends inclusive).
+    pub fn covers(&self, version: KubeVersion) -> bool {
+        version >= self.first && self.last.is_none_or(|l| version <= l)
+    }
+}
+
+fn parse_node_os(text: &str) -> Result<Vec<(Cloud, NodeOsWindow)>, CatalogError> {
+    const FILE: &str = "node-os.csv";
+    let cell = |line: usize, value: &str, what: &'static str| CatalogError::Cell {
+        file: FILE,
+        line,
+        value: value.to_owned(),
+        what,
+    };
+    csv_rows(FILE, text)?
+        .into_iter()
+        .map(|(line, c)| {
+            let cloud = match c[0].as_str() {
+                "aws" => Cloud::Aws,
+                "azure" => Cloud::Azure,
+                other => return Err(cell(line, other, "cloud (`aws` or `azure`)")),
+            };
+            let os = NodeOs::parse(&c[1])
+                .filter(|os| os.cloud() == cloud)
+                .ok_or_else(|| cell(line, &c[1], "node OS of that cloud"))?;
+            Ok((
+                cloud,
+                NodeOsWindow {
+                    os,
+                    first: version(FILE, line, &c[2])?,
+                    last: if c[3].is_empty() {
+                        None
+                    } else {
+                        Some(version(FILE, line, &c[3])?)
+                    },
+                    cloud_name: c[4].clone(),
+                    source: c[5].clone(),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The node OS families of a cloud, in data-file order (the cloud's default first).
+pub fn node_os(cloud: Cloud) -> &'static [NodeOsWindow] {
+    static EKS: OnceLock<Vec<NodeOsWindow>> = OnceLock::new();
+    static AKS: OnceLock<Vec<NodeOsWindow>> = OnceLock::new();
+    let of = |cloud: Cloud| -> Vec<NodeOsWindow> {
+        parse_node_os(NODE_OS)
+            .expect("embedded data is checked by unit tests")
+            .into_iter()
+            .filter(|(c, _)| *c == cloud)
+            .map(|(_, w)| w)
+            .collect()
+    };
+    match cloud {
+        Cloud::Aws => EKS.get_or_init(|| of(Cloud::Aws)),
+        Cloud::Azure => AKS.get_or_init(|| of(Cloud::Azure)),
+    }
+}
+
+/// The image window of one OS family.
+pub fn node_os_window(os: NodeOs) -> Option<&'static NodeOsWindow> {
+    node_os(os.cloud()).iter().find(|w| w.os == os)
+}
+
+/// Whether the cloud of `os` publishes node images of that family for `version`. A family
+/// missing from the data has no images.
+pub fn node_os_supports(os: NodeOs, version: KubeVersion) -> bool {
+    node_os_window(os).is_some_and(|w| w.covers(version))
+}
+
+/// The OS family a pool gets when the blueprint names none: `al2023` on EKS (the managed node
+/// group default from Kubernetes 1.30), `ubuntu` on AKS.
+pub fn default_node_os(cloud: Cloud) -> NodeOs {
+    match cloud {
+        Cloud::Aws => NodeOs::Al2023,
+        Cloud::Azure => NodeOs::Ubuntu,
+    }
 }
 
 /// A cloud region and its availability zones.
@@ -657,6 +757,49 @@ mod tests {
                 .iter()
                 .all(|a| addon_info(&a.addon).is_some() && a.latest.starts_with('v'))
         );
+    }
+
+    #[test]
+    fn node_os_rows_cover_every_family_once() {
+        let rows = parse_node_os(NODE_OS).unwrap();
+        assert_eq!(rows.len(), NODE_OS.lines().count() - 1);
+        for os in [
+            NodeOs::Al2023,
+            NodeOs::Al2,
+            NodeOs::Bottlerocket,
+            NodeOs::Ubuntu,
+            NodeOs::AzureLinux,
+            NodeOs::Windows2019,
+            NodeOs::Windows2022,
+        ] {
+            assert_eq!(rows.iter().filter(|(_, w)| w.os == os).count(), 1, "{os}");
+        }
+        for (cloud, w) in &rows {
+            assert_eq!(w.os.cloud(), *cloud);
+            assert!(w.last.is_none_or(|l| l >= w.first), "{w:?}");
+            assert!(!w.source.is_empty() && !w.cloud_name.is_empty(), "{w:?}");
+            // Every window starts inside the cloud's calendar.
+            assert!(
+                versions(*cloud).iter().any(|v| v.version == w.first),
+                "{w:?}"
+            );
+        }
+        for cloud in [Cloud::Aws, Cloud::Azure] {
+            assert_eq!(node_os(cloud)[0].os, default_node_os(cloud));
+            assert_eq!(node_os_window(default_node_os(cloud)).unwrap().last, None);
+        }
+        let v = |m| KubeVersion::new(1, m);
+        assert!(node_os_supports(NodeOs::Al2, v(32)));
+        assert!(!node_os_supports(NodeOs::Al2, v(33)));
+        assert!(node_os_supports(NodeOs::Al2023, v(36)));
+        assert!(!node_os_supports(NodeOs::Windows2019, v(33)));
+        assert!(node_os_supports(NodeOs::Windows2022, v(36)));
+        assert!(!node_os_supports(NodeOs::Windows2022, v(37)));
+        assert!(!node_os_supports(NodeOs::Ubuntu, v(22)));
+        assert!(matches!(
+            parse_node_os("c,o,f,l,n,s\naws,ubuntu,1.30,,Ubuntu,src\n"),
+            Err(CatalogError::Cell { line: 2, .. })
+        ));
     }
 
     #[test]

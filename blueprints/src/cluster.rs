@@ -116,6 +116,8 @@ struct Cx<'a> {
     mode: Mode,
     cloud: Option<Cloud>,
     name: String,
+    /// Appended to version-dependent findings when the cluster is evaluated at an override.
+    as_if: String,
     violations: Vec<Violation>,
 }
 
@@ -156,13 +158,15 @@ impl Cx<'_> {
     }
 }
 
-/// Reads a merged cluster node (or a template in [`Mode::Template`]).
+/// Reads a merged cluster node (or a template in [`Mode::Template`]); a cluster named in
+/// `overrides` is evaluated at that Kubernetes version instead of the written one.
 pub(crate) fn read_cluster(
     r: &mut Report,
     node: &Node,
     mode: Mode,
     today: Date,
     profile: Option<String>,
+    overrides: &BTreeMap<String, KubeVersion>,
 ) -> ClusterRead {
     let mut out = ClusterRead::default();
     let known = if mode == Mode::Template {
@@ -185,6 +189,7 @@ pub(crate) fn read_cluster(
         mode,
         cloud: None,
         name: String::new(),
+        as_if: String::new(),
         violations: Vec::new(),
     };
 
@@ -220,7 +225,8 @@ pub(crate) fn read_cluster(
         ),
         None => Some(Tier::Dev),
     };
-    let kubernetes = read_kubernetes(&mut cx, &f);
+    let override_version = name.as_ref().and_then(|(n, _)| overrides.get(n)).copied();
+    let kubernetes = read_kubernetes(&mut cx, &f, override_version);
     let endpoint_node = f.get("endpoint");
     let endpoint = match endpoint_node {
         Some(n) => read::one_of(
@@ -244,7 +250,7 @@ pub(crate) fn read_cluster(
     };
     let zones = read_zones(&mut cx, f.get("zones"), region, tier);
     let network = read_network(&mut cx, &f, zones.as_deref(), &mut out.ranges);
-    let pools = read_pools(&mut cx, &f, tier);
+    let pools = read_pools(&mut cx, &f, tier, kubernetes);
     let addons = match f.get("addons") {
         Some(n) => read_addons(&mut cx, n),
         None => Some(default_addons(cx.cloud)),
@@ -428,7 +434,11 @@ fn read_region(cx: &mut Cx<'_>, node: &Node) -> Option<&'static catalog::Region>
     None
 }
 
-fn read_kubernetes(cx: &mut Cx<'_>, f: &Fields<'_>) -> Option<KubeVersion> {
+fn read_kubernetes(
+    cx: &mut Cx<'_>,
+    f: &Fields<'_>,
+    override_version: Option<KubeVersion>,
+) -> Option<KubeVersion> {
     let k = cx.need(f, "kubernetes", "A cluster")?;
     let kf = read::fields(cx.r, k, "`kubernetes`", &["version"], &[])?;
     let node = cx.need(&kf, "version", "`kubernetes`")?;
@@ -459,6 +469,14 @@ fn read_kubernetes(cx: &mut Cx<'_>, f: &Fields<'_>) -> Option<KubeVersion> {
         };
         cx.r.error(Code::InvalidVersion, node, format!("`{text}` is not a Kubernetes version; write the major and minor version, e.g. \"1.34\"."), help);
         return None;
+    };
+    let version = match override_version {
+        Some(v) => {
+            cx.as_if =
+                format!(" The cluster is evaluated at `{v}` instead of the written `{version}`.");
+            v
+        }
+        None => version,
     };
     if let Some(cloud) = cx.cloud {
         check_support(cx, cloud, version, node);
@@ -524,6 +542,7 @@ fn check_support(cx: &mut Cx<'_>, cloud: Cloud, version: KubeVersion, node: &Nod
             )
         }
     };
+    let detail = format!("{detail}{}", cx.as_if);
     cx.violate(code, node, detail, help);
 }
 
@@ -800,16 +819,22 @@ const POOL_FIELDS: &[&str] = &[
     "labels",
     "taints",
     "upgrade",
+    "os",
 ];
 
-fn read_pools(cx: &mut Cx<'_>, f: &Fields<'_>, tier: Option<Tier>) -> Option<Vec<NodePool>> {
+fn read_pools(
+    cx: &mut Cx<'_>,
+    f: &Fields<'_>,
+    tier: Option<Tier>,
+    kubernetes: Option<KubeVersion>,
+) -> Option<Vec<NodePool>> {
     let node = cx.need(f, "nodePools", "A cluster")?;
     let items = read::list(cx.r, node, "`nodePools`")?;
     let mut pools = Vec::new();
     let mut ok = true;
     let mut seen: Vec<(String, usize)> = Vec::new();
     for item in items {
-        match read_pool(cx, item, tier) {
+        match read_pool(cx, item, tier, kubernetes) {
             Some((pool, name_node)) => {
                 if let Some((_, line)) = seen.iter().find(|(n, _)| *n == pool.name) {
                     cx.r.error(Code::DuplicateName, name_node, format!("Node pool `{}` is already defined on line {line}; pool names are unique within a cluster.", pool.name), None);
@@ -849,6 +874,7 @@ fn read_pool<'n>(
     cx: &mut Cx<'_>,
     node: &'n Node,
     tier: Option<Tier>,
+    kubernetes: Option<KubeVersion>,
 ) -> Option<(NodePool, &'n Node)> {
     let f = read::fields(cx.r, node, "a node pool", POOL_FIELDS, &[])?;
     let errors = cx.r.len();
@@ -914,8 +940,41 @@ fn read_pool<'n>(
         .get("taints")
         .map_or(Some(Vec::new()), |n| read_taints(cx, n));
     let upgrade = read_upgrade(cx, f.get("upgrade"), tier);
+    // The node holding the chosen OS (the cluster's entry of a per-cloud choice).
+    let mut os_at: Option<&Node> = None;
+    let mut os = None;
+    if let Some(n) = f.get("os") {
+        for (cloud, v) in per_cloud(cx, n, "`os`") {
+            os = read_os(cx, v, cloud, role);
+            os_at = Some(v);
+        }
+    }
+    if let (Some(o), Some(n), Some(at)) = (os, &name, name_node)
+        && o.is_windows()
+        && is_aks_pool_name(n)
+        && n.len() > 6
+    {
+        cx.r.error(
+            Code::InvalidName,
+            at,
+            format!("`{n}` is too long for an AKS Windows agent pool: Windows pool names have at most 6 characters."),
+            Some(format!("did you mean `{}`?", &n[..6])),
+        );
+    }
     if cx.r.errors_since(errors) {
         return None;
+    }
+    if let (true, Some(version), Some(cloud), Some(pool)) =
+        (cx.is_cluster(), kubernetes, cx.cloud, &name)
+    {
+        check_node_os(
+            cx,
+            pool,
+            os,
+            cloud,
+            version,
+            os_at.or(name_node).unwrap_or(node),
+        );
     }
     let (min, max, desired) = bounds?;
     Some((
@@ -930,9 +989,136 @@ fn read_pool<'n>(
             labels,
             taints: taints?,
             upgrade: upgrade?,
+            os,
         },
         name_node?,
     ))
+}
+
+fn service(cloud: Cloud) -> &'static str {
+    match cloud {
+        Cloud::Aws => "EKS",
+        Cloud::Azure => "AKS",
+    }
+}
+
+/// A node OS for a pool of a cluster on `cloud` (unknown in templates without `provider`).
+fn read_os(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    cloud: Option<Cloud>,
+    role: Option<PoolRole>,
+) -> Option<NodeOs> {
+    let text = read::string(cx.r, node, "node OS")?;
+    let allowed: Vec<&str> = match cloud {
+        Some(c) => catalog::node_os(c).iter().map(|w| w.os.as_str()).collect(),
+        None => [Cloud::Aws, Cloud::Azure]
+            .into_iter()
+            .flat_map(|c| catalog::node_os(c).iter().map(|w| w.os.as_str()))
+            .collect(),
+    };
+    let list = allowed
+        .iter()
+        .map(|a| format!("`{a}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let Some(os) = NodeOs::parse(&text) else {
+        let whose = cloud.map_or_else(String::new, |c| format!(" of {} ({c})", service(c)));
+        cx.r.error(
+            Code::InvalidValue,
+            node,
+            format!("`{text}` is not a node OS{whose}; the choices are {list}."),
+            did_you_mean(&text, allowed.iter().copied()),
+        );
+        return None;
+    };
+    if let Some(c) = cloud
+        && os.cloud() != c
+    {
+        let whose = if cx.is_cluster() {
+            format!("{} runs on {c}", cx.subject())
+        } else {
+            format!("this is the choice for {c}")
+        };
+        cx.r.error(
+            Code::InvalidValue,
+            node,
+            format!(
+                "`{os}` is a node OS of {} ({}) clusters, but {whose}; {} node pools use {list}.",
+                service(os.cloud()),
+                os.cloud(),
+                service(c)
+            ),
+            Some(format!(
+                "use one of {list}; a profile shared by both clouds can write `os: {{ {c}: …, {}: {os} }}`",
+                os.cloud()
+            )),
+        );
+        return None;
+    }
+    if os.is_windows() && role == Some(PoolRole::System) {
+        cx.r.error(
+            Code::InvalidValue,
+            node,
+            format!("`{os}` cannot run a system pool: AKS runs Windows nodes only in user pools, since system pods need Linux."),
+            Some("set `role: user` on this pool and keep a Linux pool with `role: system`".into()),
+        );
+        return None;
+    }
+    Some(os)
+}
+
+/// The `node-os-supported` invariant: the pool's OS (or the cloud default) has images for
+/// the cluster's Kubernetes version.
+fn check_node_os(
+    cx: &mut Cx<'_>,
+    pool: &str,
+    os: Option<NodeOs>,
+    cloud: Cloud,
+    version: KubeVersion,
+    at: &Node,
+) {
+    let effective = os.unwrap_or_else(|| catalog::default_node_os(cloud));
+    if catalog::node_os_supports(effective, version) {
+        return;
+    }
+    let service = service(cloud);
+    let which = match os {
+        Some(_) => format!("`{effective}`"),
+        None => format!("the {service} default node OS `{effective}`"),
+    };
+    let published = match catalog::node_os_window(effective) {
+        Some(w) => {
+            let range = match w.last {
+                Some(last) => format!("for Kubernetes {} to {last}", w.first),
+                None => format!("from Kubernetes {}", w.first),
+            };
+            format!(" {service} publishes `{}` images {range}.", w.cloud_name)
+        }
+        None => String::new(),
+    };
+    let alternatives: Vec<String> = catalog::node_os(cloud)
+        .iter()
+        .filter(|w| w.os.is_windows() == effective.is_windows() && w.covers(version))
+        .map(|w| format!("`os: {}`", w.os))
+        .collect();
+    let help = if alternatives.is_empty() {
+        format!("keep the cluster at a Kubernetes version that `{effective}` supports")
+    } else {
+        format!(
+            "switch the pool to {}, or add a policy exception with a reason and an expiry date",
+            alternatives.join(" or ")
+        )
+    };
+    cx.violate(
+        Code::NodeOsSupported,
+        at,
+        format!(
+            "Node pool `{pool}` of cluster `{}` runs {which}, which has no node images for Kubernetes `{version}`.{published}{}",
+            cx.name, cx.as_if
+        ),
+        Some(help),
+    );
 }
 
 type Bound<'n> = (Option<i64>, Option<&'n Node>);

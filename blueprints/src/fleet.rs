@@ -7,12 +7,13 @@
 //! the cross-cluster checks and policy exceptions. This module must never report a problem
 //! that a missing or broken earlier piece explains (no cascades).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use jiff::civil::Date;
 
 use crate::cluster::{self, ClusterRead, Mode, Violation};
-use crate::model::{Fleet, Gate, Ring};
+use crate::model::{Fleet, Gate, KubeVersion, Ring};
 use crate::read::{self, Fields};
 use crate::report::{Code, RULES, Report, did_you_mean};
 use crate::yaml::{Kind, Node, Span};
@@ -72,6 +73,8 @@ pub(crate) struct Input<'a> {
     /// Some file could not be parsed: missing sections may be in it.
     pub incomplete: bool,
     pub today: Date,
+    /// Versions to evaluate clusters at, by cluster name.
+    pub overrides: &'a BTreeMap<String, KubeVersion>,
     pub digest: String,
 }
 
@@ -517,6 +520,7 @@ pub(crate) fn load(r: &mut Report, input: Input<'_>) -> Option<Fleet> {
             Mode::Cluster { lenient },
             today,
             profile_name,
+            input.overrides,
         ));
     }
 
@@ -530,6 +534,28 @@ pub(crate) fn load(r: &mut Report, input: Input<'_>) -> Option<Fleet> {
             r.error(Code::DuplicateName, node, format!("Cluster `{name}` is already defined at {}; cluster names are unique in a fleet.", at(input.names, *first)), None);
         } else {
             names.push((name.clone(), node.span));
+        }
+    }
+
+    // Overrides name clusters of the fleet; unless a cluster has no valid name to compare with.
+    if reads.iter().all(|c| c.name.is_some()) {
+        for (name, version) in input.overrides {
+            if !names.iter().any(|(n, _)| n == name) {
+                r.push_global(
+                    Code::UnknownCluster,
+                    format!("Kubernetes `{version}` is requested for cluster `{name}`, which is not in the fleet."),
+                    did_you_mean(name, names.iter().map(|(n, _)| n.as_str())).or_else(|| {
+                        Some(format!(
+                            "clusters: {}",
+                            names
+                                .iter()
+                                .map(|(n, _)| format!("`{n}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    }),
+                );
+            }
         }
     }
 
@@ -671,7 +697,7 @@ pub(crate) fn load(r: &mut Report, input: Input<'_>) -> Option<Fleet> {
 /// Checks a profile or `defaults` on its own: types, fields and values. Static credentials
 /// are reported here too, since that rule admits no exception.
 fn report_template(r: &mut Report, node: &Node, today: Date) {
-    let read = cluster::read_cluster(r, node, Mode::Template, today, None);
+    let read = cluster::read_cluster(r, node, Mode::Template, today, None, &BTreeMap::new());
     for v in read
         .violations
         .into_iter()

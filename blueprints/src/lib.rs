@@ -16,6 +16,7 @@ mod schema;
 pub mod subnets;
 mod yaml;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +35,21 @@ use report::{Code, Report};
 pub struct LoadOptions {
     /// The day support calendars and exception expiry are evaluated on.
     pub today: jiff::civil::Date,
+    /// Cluster name → Kubernetes version to evaluate that cluster at instead of the one
+    /// written, as if it had been upgraded (the upgrade-readiness scan). Applied after
+    /// defaults and profiles are merged and before the invariants; the loaded model carries
+    /// the override. A name that is no cluster of the fleet is an `unknown-cluster` error.
+    pub kubernetes_overrides: BTreeMap<String, KubeVersion>,
+}
+
+impl LoadOptions {
+    /// Options evaluated on `today`, without overrides.
+    pub fn new(today: jiff::civil::Date) -> Self {
+        Self {
+            today,
+            kubernetes_overrides: BTreeMap::new(),
+        }
+    }
 }
 
 /// One blueprint text with the name it is reported under.
@@ -141,6 +157,7 @@ pub fn load_sources(sources: Vec<Source>, opts: &LoadOptions) -> Result<Loaded, 
         documents,
         incomplete,
         today: opts.today,
+        overrides: &opts.kubernetes_overrides,
         digest: hex::encode(hasher.finalize()),
     };
     let fleet = fleet::load(&mut report, input);

@@ -10,7 +10,7 @@ use std::fmt;
 use std::time::Duration;
 
 use ipnet::Ipv4Net;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A whole fleet, as loaded from one blueprint file or directory.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -287,6 +287,84 @@ pub struct NodePool {
     pub taints: Vec<String>,
     /// Upgrade settings.
     pub upgrade: PoolUpgrade,
+    /// Node OS image family; `None` is the cloud's default (`al2023` on EKS, `ubuntu` on AKS).
+    pub os: Option<NodeOs>,
+}
+
+/// The OS image family of a node pool's nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum NodeOs {
+    /// EKS-optimized Amazon Linux 2023 (the EKS default).
+    #[serde(rename = "al2023")]
+    Al2023,
+    /// EKS-optimized Amazon Linux 2: no AMIs are published for Kubernetes 1.33 and later.
+    #[serde(rename = "al2")]
+    Al2,
+    /// Bottlerocket (EKS).
+    #[serde(rename = "bottlerocket")]
+    Bottlerocket,
+    /// Ubuntu (the AKS Linux default).
+    #[serde(rename = "ubuntu")]
+    Ubuntu,
+    /// Azure Linux (AKS).
+    #[serde(rename = "azure-linux")]
+    AzureLinux,
+    /// Windows Server 2019 (AKS user pools).
+    #[serde(rename = "windows-2019")]
+    Windows2019,
+    /// Windows Server 2022 (AKS user pools).
+    #[serde(rename = "windows-2022")]
+    Windows2022,
+}
+
+impl NodeOs {
+    /// Every family, AWS first.
+    pub const ALL: [NodeOs; 7] = [
+        NodeOs::Al2023,
+        NodeOs::Al2,
+        NodeOs::Bottlerocket,
+        NodeOs::Ubuntu,
+        NodeOs::AzureLinux,
+        NodeOs::Windows2019,
+        NodeOs::Windows2022,
+    ];
+
+    /// The name written in blueprints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeOs::Al2023 => "al2023",
+            NodeOs::Al2 => "al2",
+            NodeOs::Bottlerocket => "bottlerocket",
+            NodeOs::Ubuntu => "ubuntu",
+            NodeOs::AzureLinux => "azure-linux",
+            NodeOs::Windows2019 => "windows-2019",
+            NodeOs::Windows2022 => "windows-2022",
+        }
+    }
+
+    /// Parses the name written in blueprints.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// The cloud whose node images this family names.
+    pub fn cloud(self) -> Cloud {
+        match self {
+            NodeOs::Al2023 | NodeOs::Al2 | NodeOs::Bottlerocket => Cloud::Aws,
+            _ => Cloud::Azure,
+        }
+    }
+
+    /// Whether nodes of this family run Windows.
+    pub fn is_windows(self) -> bool {
+        matches!(self, NodeOs::Windows2019 | NodeOs::Windows2022)
+    }
+}
+
+impl fmt::Display for NodeOs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// How a node pool rolls during upgrades.

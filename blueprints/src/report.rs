@@ -78,6 +78,7 @@ codes! {
     VersionExtendedSupport => "version-extended-support", Warning, "Kubernetes version in extended support";
     StaticCredentials => "workload-identity-not-static-credentials", Error, "static credentials in a workload identity";
     ProdDrDefined => "prod-dr-defined", Warning, "production cluster without disaster recovery";
+    NodeOsSupported => "node-os-supported", Error, "node OS without images for the Kubernetes version";
 }
 
 /// An invariant rule: a code that policy exceptions may name.
@@ -119,6 +120,7 @@ impl Code {
             Code::VersionExtendedSupport => "version-extended-support",
             Code::StaticCredentials => "workload-identity-not-static-credentials",
             Code::ProdDrDefined => "prod-dr-defined",
+            Code::NodeOsSupported => "node-os-supported",
             _ => "",
         }
     }
@@ -142,6 +144,7 @@ const RULE_CODES: &[Code] = &[
     Code::VersionExtendedSupport,
     Code::StaticCredentials,
     Code::ProdDrDefined,
+    Code::NodeOsSupported,
 ];
 
 /// Every invariant rule, by stable id.
@@ -192,6 +195,12 @@ pub const RULES: &[RuleInfo] = &[
         Code::ProdDrDefined,
         "warns when a prod cluster has no `dr` standby",
         Severity::Warning,
+        true,
+    ),
+    rule(
+        Code::NodeOsSupported,
+        "every node pool's OS (or the cloud default) has node images for the cluster's Kubernetes version",
+        Severity::Error,
         true,
     ),
 ];

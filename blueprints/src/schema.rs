@@ -60,6 +60,10 @@ fn cluster_properties() -> Value {
         .into_iter()
         .flat_map(|c| catalog::private_endpoint_services(c).iter().map(|s| s.name))
         .collect();
+    let os_names: Vec<&str> = [Cloud::Aws, Cloud::Azure]
+        .into_iter()
+        .flat_map(|c| catalog::node_os(c).iter().map(|w| w.os.as_str()))
+        .collect();
     let addon = json!({
         "anyOf": [
             { "type": "string", "enum": addon_names },
@@ -85,6 +89,10 @@ fn cluster_properties() -> Value {
                 "maxSurge": { "type": ["string", "integer"], "description": "node count or percentage; default `33%` for prod, `1` otherwise" },
                 "maxUnavailable": { "type": "integer", "minimum": 0, "description": "default 1" },
             }), &[]),
+            "os": per_cloud(
+                enumeration(&os_names, "node OS image family"),
+                "node OS, or one per cloud; default `al2023` (EKS) / `ubuntu` (AKS); EKS: al2023, al2, bottlerocket; AKS: ubuntu, azure-linux, windows-2019, windows-2022 (Windows only with `role: user` and names of at most 6 characters)",
+            ),
         }),
         &["name", "instanceType", "min", "max"],
     );

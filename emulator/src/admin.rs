@@ -1,8 +1,9 @@
 //! The emulator's own API under `/_emulator/`: health, faults, reset, and the objects of
-//! every service carrying a tag (so tests can assert that nothing tagged is left behind).
+//! every service carrying a tag (so tests can assert that nothing tagged is left behind), and
+//! seeded EKS deprecated-API usage (the audit-log evidence behind upgrade insights).
 //!
 //! It needs no credentials and is never rate limited or faulted; it must never change a
-//! cloud object except through `reset`.
+//! cloud object except through `reset` and that seeding.
 
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
@@ -102,6 +103,20 @@ pub(crate) fn handle(
             shared.persist_arm(&inner.arm);
             json_response(StatusCode::OK, &json!({ "status": "reset" }))
         }
+        ("POST", "eks/deprecated-api-usage") => {
+            let seeded = serde_json::from_slice(body)
+                .map_err(|e| e.to_string())
+                .and_then(|b| {
+                    let mut inner = shared.lock();
+                    let out = crate::eks::seed_deprecated_usage(&mut inner.cloud, &b, now_ms())?;
+                    shared.persist(&inner.cloud);
+                    Ok(out)
+                });
+            match seeded {
+                Ok(v) => json_response(StatusCode::OK, &v),
+                Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({ "error": e })),
+            }
+        }
         ("GET", "objects") => {
             let mut wanted: Vec<(String, Option<String>)> = Vec::new();
             for (k, v) in form_urlencoded::parse(query.as_bytes()) {
@@ -142,7 +157,7 @@ pub(crate) fn handle(
         }
         _ => plain(
             StatusCode::NOT_FOUND,
-            "unknown emulator endpoint (GET health, GET|POST faults, POST reset, GET objects?tag=KEY=VALUE)",
+            "unknown emulator endpoint (GET health, GET|POST faults, POST reset, GET objects?tag=KEY=VALUE, POST eks/deprecated-api-usage)",
         ),
     }
 }

@@ -68,6 +68,21 @@ struct Cluster {
     updates: Vec<Update>,
     access_entries: BTreeMap<String, AccessEntry>,
     associations: BTreeMap<String, Association>,
+    /// Deprecated API calls seeded through the admin API: the emulator has no Kubernetes API
+    /// server whose audit log EKS would read.
+    #[serde(default)]
+    deprecated_usage: Vec<DeprecatedUsage>,
+}
+
+/// One client's calls to a deprecated API, as EKS reads them from the audit log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DeprecatedUsage {
+    usage: String,
+    replaced_with: Option<String>,
+    stop_serving_version: String,
+    user_agent: String,
+    requests: u64,
+    last_request_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1393,6 +1408,7 @@ fn create_cluster(ctx: &mut Ctx<'_>, body: &Map<String, Value>) -> ApiResult<Val
         updates: Vec::new(),
         access_entries,
         associations: BTreeMap::new(),
+        deprecated_usage: Vec::new(),
     };
     let out = json!({"cluster": cluster_json(&c)});
     eks.entry(rgn).or_default().clusters.insert(name, c);
@@ -2894,34 +2910,102 @@ fn update_association(
 
 // ---------------------------------------------------------------- insights
 
-fn insights(c: &Cluster) -> Vec<Value> {
-    let Some(current) = data::minor(&c.version) else {
-        return Vec::new();
-    };
-    let next = format!("1.{}", current + 1);
-    let mut out = Vec::new();
-    let removals: Vec<&(&str, &str, &str)> = data::API_REMOVALS
-        .iter()
-        .filter(|(v, ..)| *v == next)
-        .collect();
-    let id = |name: &str| uuid(hash_str(0, &format!("{}/{name}", c.arn)));
-    let name = format!("Deprecated APIs removed in Kubernetes v{next}");
-    out.push(json!({
-        "id": id(&name),
-        "name": name,
+/// What varies between the upgrade insights EKS computes for the next minor.
+struct InsightSpec<'a> {
+    name: String,
+    description: String,
+    status: &'static str,
+    reason: String,
+    recommendation: &'a str,
+    additional_info: Value,
+    /// ARNs of the objects the insight is about.
+    resources: Vec<String>,
+    deprecations: Vec<Value>,
+    addons: Vec<Value>,
+}
+
+fn insight_json(c: &Cluster, next: &str, spec: InsightSpec<'_>) -> Value {
+    let status = json!({"status": spec.status, "reason": spec.reason});
+    json!({
+        "id": uuid(hash_str(0, &format!("{}/{}", c.arn, spec.name))),
+        "name": spec.name,
         "category": "UPGRADE_READINESS",
         "kubernetesVersion": next,
         "lastRefreshTime": epoch_seconds(c.created),
         "lastTransitionTime": epoch_seconds(c.created),
-        "description": format!("Checks for usage of deprecated APIs that are scheduled for removal in Kubernetes v{next}. Upgrading your cluster before migrating to the updated APIs could cause application impact."),
-        "insightStatus": {"status": "PASSING", "reason": "No deprecated API usage detected within the last 30 days."},
-        "recommendation": "Update manifests and API clients to use newer Kubernetes APIs if applicable before upgrading.",
-        "additionalInfo": {"Kubernetes API deprecation guide": "https://kubernetes.io/docs/reference/using-api/deprecation-guide/"},
-        "resources": [],
-        "categorySpecificSummary": {"deprecationDetails": removals.iter().map(|(v, usage, replacement)| json!({
-            "usage": usage, "replacedWith": replacement, "stopServingVersion": v, "clientStats": [],
-        })).collect::<Vec<_>>(), "addonCompatibilityDetails": []},
-    }));
+        "description": spec.description,
+        "insightStatus": status,
+        "recommendation": spec.recommendation,
+        "additionalInfo": spec.additional_info,
+        "resources": spec.resources.iter().map(|arn| json!({"insightStatus": status, "arn": arn})).collect::<Vec<_>>(),
+        "categorySpecificSummary": {"deprecationDetails": spec.deprecations, "addonCompatibilityDetails": spec.addons},
+    })
+}
+
+/// "Deprecated APIs removed in Kubernetes vX.Y": every API the next minor stops serving, with
+/// the clients seen calling it; ERROR when any client still calls one.
+fn deprecated_apis_insight(c: &Cluster, next: &str) -> Value {
+    let mut apis: Vec<(String, String)> = data::API_REMOVALS
+        .iter()
+        .filter(|(v, ..)| *v == next)
+        .map(|(_, usage, with)| ((*usage).to_owned(), (*with).to_owned()))
+        .collect();
+    for u in c
+        .deprecated_usage
+        .iter()
+        .filter(|u| u.stop_serving_version == next)
+    {
+        if !apis.iter().any(|(usage, _)| *usage == u.usage) {
+            apis.push((u.usage.clone(), u.replaced_with.clone().unwrap_or_default()));
+        }
+    }
+    let mut called = false;
+    let deprecations = apis
+        .iter()
+        .map(|(usage, with)| {
+            let clients: Vec<Value> = c
+                .deprecated_usage
+                .iter()
+                .filter(|u| u.usage == *usage && u.stop_serving_version == next)
+                .map(|u| json!({"userAgent": u.user_agent, "numberOfRequestsLast30Days": u.requests, "lastRequestTime": epoch_seconds(u.last_request_ms)}))
+                .collect();
+            called |= !clients.is_empty();
+            json!({"usage": usage, "replacedWith": with, "stopServingVersion": next, "startServingReplacementVersion": next, "clientStats": clients})
+        })
+        .collect();
+    let (status, reason) = if called {
+        (
+            "ERROR",
+            "Deprecated API usage detected within last 30 days and your cluster is on the Kubernetes version before the one that removes them.".to_owned(),
+        )
+    } else {
+        (
+            "PASSING",
+            "No deprecated API usage detected within the last 30 days.".to_owned(),
+        )
+    };
+    insight_json(
+        c,
+        next,
+        InsightSpec {
+            name: format!("Deprecated APIs removed in Kubernetes v{next}"),
+            description: format!(
+                "Checks for usage of deprecated APIs that are scheduled for removal in Kubernetes v{next}. Upgrading your cluster before migrating to the updated APIs could cause application impact."
+            ),
+            status,
+            reason,
+            recommendation: "Update manifests and API clients to use newer Kubernetes APIs if applicable before upgrading.",
+            additional_info: json!({"Kubernetes API deprecation guide": "https://kubernetes.io/docs/reference/using-api/deprecation-guide/"}),
+            resources: Vec::new(),
+            deprecations,
+            addons: Vec::new(),
+        },
+    )
+}
+
+/// "Kubelet version skew": node groups that would trail the next minor by more than the
+/// kubelet skew allows (ERROR), or that trail the control plane at all (WARNING).
+fn kubelet_skew_insight(c: &Cluster, current: u32, next: &str) -> Value {
     let skew = data::kubelet_skew(current + 1);
     let behind: Vec<&Nodegroup> = c
         .nodegroups
@@ -2948,22 +3032,203 @@ fn insights(c: &Cluster) -> Vec<Value> {
             "All node groups run the control plane's Kubernetes version.",
         )
     };
-    let name = "Kubelet version skew".to_owned();
-    out.push(json!({
-        "id": id(&name),
-        "name": name,
-        "category": "UPGRADE_READINESS",
-        "kubernetesVersion": next,
-        "lastRefreshTime": epoch_seconds(c.created),
-        "lastTransitionTime": epoch_seconds(c.created),
-        "description": "Checks for kubelet versions of worker nodes in the cluster to see if upgrade would cause kubelet to be more than the supported skew behind the control plane.",
-        "insightStatus": {"status": status, "reason": reason},
-        "recommendation": "Upgrade your worker nodes to match the Kubernetes version of your cluster control plane.",
-        "additionalInfo": {},
-        "resources": behind.iter().map(|n| json!({"insightStatus": {"status": status, "reason": reason}, "arn": n.arn})).collect::<Vec<_>>(),
-        "categorySpecificSummary": {"deprecationDetails": [], "addonCompatibilityDetails": []},
-    }));
+    insight_json(
+        c,
+        next,
+        InsightSpec {
+            name: "Kubelet version skew".to_owned(),
+            description: "Checks for kubelet versions of worker nodes in the cluster to see if upgrade would cause kubelet to be more than the supported skew behind the control plane.".to_owned(),
+            status,
+            reason: reason.to_owned(),
+            recommendation: "Upgrade your worker nodes to match the Kubernetes version of your cluster control plane.",
+            additional_info: json!({"Kubelet version skew policy": "https://kubernetes.io/releases/version-skew-policy/#kubelet"}),
+            resources: behind.iter().map(|n| n.arn.clone()).collect(),
+            deprecations: Vec::new(),
+            addons: Vec::new(),
+        },
+    )
+}
+
+/// "Amazon Linux 2 compatibility": EKS publishes no AL2 AMIs for 1.33 and later, so AL2 node
+/// groups block an upgrade to those minors. Only computed for such minors.
+fn al2_insight(c: &Cluster, next: &str) -> Value {
+    let al2: Vec<String> = c
+        .nodegroups
+        .values()
+        .filter(|n| n.ami_type.starts_with("AL2_"))
+        .map(|n| n.arn.clone())
+        .collect();
+    let (status, reason) = if al2.is_empty() {
+        ("PASSING", "No Amazon Linux 2 nodes detected.".to_owned())
+    } else {
+        (
+            "ERROR",
+            format!(
+                "Amazon Linux 2 nodes detected; EKS-optimized Amazon Linux 2 AMIs are not published for Kubernetes v{next}."
+            ),
+        )
+    };
+    insight_json(
+        c,
+        next,
+        InsightSpec {
+            name: "Amazon Linux 2 compatibility".to_owned(),
+            description: format!(
+                "Checks if any nodes in the cluster are running Amazon Linux 2, which is not supported on Kubernetes v{next} and later."
+            ),
+            status,
+            reason,
+            recommendation: "Migrate your node groups to Amazon Linux 2023 or Bottlerocket before upgrading.",
+            additional_info: json!({"Upgrade from AL2 to AL2023": "https://docs.aws.amazon.com/eks/latest/userguide/al2023.html"}),
+            resources: al2,
+            deprecations: Vec::new(),
+            addons: Vec::new(),
+        },
+    )
+}
+
+/// "EKS add-on version compatibility": installed add-on versions the next minor does not
+/// support, with the versions it does.
+fn addon_insight(c: &Cluster, next: &str) -> Value {
+    let mut resources = Vec::new();
+    let mut details = Vec::new();
+    for a in c.addons.values() {
+        let Some(cat) = data::addon(&a.name) else {
+            continue;
+        };
+        if cat.compatible(&a.version, next) {
+            continue;
+        }
+        resources.push(a.arn.clone());
+        let compatible: Vec<&str> = cat
+            .versions()
+            .into_iter()
+            .filter(|(_, compat)| compat.iter().any(|(m, _)| *m == next))
+            .map(|(v, _)| v)
+            .collect();
+        details.push(json!({"name": a.name, "compatibleVersions": compatible}));
+    }
+    let (status, reason) = if resources.is_empty() {
+        (
+            "PASSING",
+            format!("All installed add-on versions are compatible with Kubernetes v{next}."),
+        )
+    } else {
+        (
+            "ERROR",
+            format!("Installed add-on versions are not compatible with Kubernetes v{next}."),
+        )
+    };
+    insight_json(
+        c,
+        next,
+        InsightSpec {
+            name: "EKS add-on version compatibility".to_owned(),
+            description: "Checks version of installed EKS add-ons to ensure they are compatible with the next version of Kubernetes.".to_owned(),
+            status,
+            reason,
+            recommendation: "Upgrade your EKS add-ons to a version compatible with the target Kubernetes version before upgrading.",
+            additional_info: json!({"Updating an add-on": "https://docs.aws.amazon.com/eks/latest/userguide/updating-an-add-on.html"}),
+            resources,
+            deprecations: Vec::new(),
+            addons: details,
+        },
+    )
+}
+
+/// The upgrade insights for the cluster's next minor, computed from the emulated cluster.
+fn insights(c: &Cluster) -> Vec<Value> {
+    let Some(current) = data::minor(&c.version) else {
+        return Vec::new();
+    };
+    let next = format!("1.{}", current + 1);
+    let mut out = vec![
+        deprecated_apis_insight(c, &next),
+        kubelet_skew_insight(c, current, &next),
+        addon_insight(c, &next),
+    ];
+    if current + 1 >= 33 {
+        out.push(al2_insight(c, &next));
+    }
     out
+}
+
+/// Seeds deprecated API usage for a cluster (`POST /_emulator/eks/deprecated-api-usage`):
+/// `{cluster, region?, usage, replacedWith?, stopServingVersion?, userAgent, requestCount?,
+/// lastRequestTime?}`. A later seed of the same usage and user agent replaces the earlier one.
+pub(crate) fn seed_deprecated_usage(
+    cloud: &mut Cloud,
+    body: &Value,
+    now: u64,
+) -> Result<Value, String> {
+    let b = body
+        .as_object()
+        .ok_or_else(|| "the body must be a JSON object".to_owned())?;
+    let text = |k: &str| b.get(k).and_then(Value::as_str).map(str::to_owned);
+    let cluster_name = text("cluster").ok_or("`cluster` is required")?;
+    let usage = text("usage").ok_or("`usage` is required")?;
+    let user_agent = text("userAgent").ok_or("`userAgent` is required")?;
+    let known = data::API_REMOVALS.iter().find(|(_, u, _)| *u == usage);
+    let stop_serving_version = text("stopServingVersion")
+        .or_else(|| known.map(|(v, ..)| (*v).to_owned()))
+        .ok_or("`stopServingVersion` is required for an API the emulator does not know")?;
+    if data::minor(&stop_serving_version).is_none() {
+        return Err(format!(
+            "`stopServingVersion` `{stop_serving_version}` is not a minor like 1.32"
+        ));
+    }
+    let replaced_with = text("replacedWith").or_else(|| {
+        known
+            .map(|(.., with)| (*with).to_owned())
+            .filter(|w| !w.is_empty())
+    });
+    let requests = match b.get("requestCount") {
+        None => 1,
+        Some(v) => v
+            .as_u64()
+            .ok_or("`requestCount` must be a non-negative integer")?,
+    };
+    let last_request_ms = match b.get("lastRequestTime") {
+        None => now,
+        Some(Value::String(s)) => s
+            .parse::<jiff::Timestamp>()
+            .ok()
+            .and_then(|t| u64::try_from(t.as_millisecond()).ok())
+            .ok_or_else(|| format!("`lastRequestTime` `{s}` is not an RFC 3339 time"))?,
+        Some(v) => v
+            .as_f64()
+            .filter(|s| *s >= 0.0)
+            // Epoch seconds, as EKS timestamps travel; millisecond precision is plenty.
+            .map(|s| (s * 1000.0).round() as u64)
+            .ok_or("`lastRequestTime` must be RFC 3339 or epoch seconds")?,
+    };
+    let region = text("region");
+    let mut found: Vec<&mut Cluster> = cloud
+        .eks
+        .iter_mut()
+        .filter(|(r, _)| region.as_ref().is_none_or(|want| want == *r))
+        .filter_map(|(_, eks)| eks.clusters.get_mut(&cluster_name))
+        .collect();
+    let c = match found.len() {
+        0 => return Err(format!("no EKS cluster `{cluster_name}`")),
+        1 => found.remove(0),
+        _ => {
+            return Err(format!(
+                "EKS cluster `{cluster_name}` exists in several regions; give `region`"
+            ));
+        }
+    };
+    c.deprecated_usage
+        .retain(|u| !(u.usage == usage && u.user_agent == user_agent));
+    c.deprecated_usage.push(DeprecatedUsage {
+        usage,
+        replaced_with,
+        stop_serving_version,
+        user_agent,
+        requests,
+        last_request_ms,
+    });
+    Ok(json!({"cluster": cluster_name, "deprecatedApiUsage": c.deprecated_usage.len()}))
 }
 
 fn list_insights(

@@ -37,6 +37,7 @@ mod plan;
 mod registry;
 mod retry;
 mod runner;
+pub mod scan;
 mod walk;
 
 pub use error::EngineError;

@@ -269,7 +269,7 @@ pub async fn plan(
 }
 
 /// A sink for refresh reads: reads never journal, so any intent is refused.
-struct ReadOnlySink;
+pub(crate) struct ReadOnlySink;
 
 #[async_trait]
 impl IntentSink for ReadOnlySink {

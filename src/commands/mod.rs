@@ -3,6 +3,7 @@
 mod apply;
 mod graph;
 mod plan;
+mod scan;
 mod state;
 mod validate;
 
@@ -20,6 +21,7 @@ pub async fn run(cli: Cli, out: &Out) -> Result<u8, Failure> {
         Command::Destroy(args) => apply::destroy(&args, global, out).await,
         Command::Graph(args) => graph::run(&args, global, out),
         Command::State(args) => state::run(args.command, global, out).await,
+        Command::Scan(args) => scan::run(&args, global, out).await,
         Command::Emulator(args) => emulator(args.command, global, out).await,
         Command::Schema => {
             out.document(&slipway_blueprints::schema());

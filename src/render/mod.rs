@@ -6,12 +6,14 @@
 mod plan;
 mod progress;
 mod report;
+mod scan;
 
 use std::io::{IsTerminal, Write};
 
 pub use plan::{plan_json, render_plan};
 pub use progress::ProgressRenderer;
 pub use report::{report_json, report_summary};
+pub use scan::{scan_markdown, scan_sarif, scan_table};
 
 use crate::cli::{Global, OutputFormat};
 use crate::failure::Failure;
@@ -124,7 +126,16 @@ impl Out {
                         &serde_json::json!({ "version": 1, "error": format!("{report}") }),
                     );
                 }
-                let _ = writeln!(std::io::stderr().lock(), "error: {report:?}");
+                let mut stderr = std::io::stderr().lock();
+                if self.stderr_is_terminal {
+                    let _ = writeln!(stderr, "error: {report:?}");
+                } else {
+                    // Logs are grepped: one unwrapped line per cause, no box drawing.
+                    let _ = writeln!(stderr, "error: {report}");
+                    for cause in report.chain().skip(1) {
+                        let _ = writeln!(stderr, "  caused by: {cause}");
+                    }
+                }
             }
         }
         failure.exit_code()

@@ -5,6 +5,8 @@ mod azure;
 mod cloud;
 mod contract;
 mod emulator;
+mod scan;
+mod scan_cloud;
 mod secrets;
 mod state;
 mod stress;

@@ -6,4 +6,5 @@ mod acceptance;
 mod example;
 mod features;
 mod inputs;
+mod node_os;
 mod schema;

@@ -6,9 +6,7 @@ use slipway_blueprints::{LoadOptions, Source, load_sources};
 
 /// The evaluation day of every test.
 pub fn options() -> LoadOptions {
-    LoadOptions {
-        today: jiff::civil::date(2026, 11, 21),
-    }
+    LoadOptions::new(jiff::civil::date(2026, 11, 21))
 }
 
 /// The path of a fixture file.

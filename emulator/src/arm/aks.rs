@@ -2,8 +2,9 @@
 //! agent pools, upgrade profiles and the versions a location offers, with AKS's rules: the
 //! property tree of the swagger, supported versions on the emulator's date, one minor at a
 //! time for the control plane (LTS to LTS may skip), pools never newer than the control plane
-//! nor more than three minors behind, a system pool always, and network ranges clear of the
-//! VNet.
+//! nor more than three minors behind, a system pool always, OS SKUs only where AKS offers
+//! them (see `os`), and network ranges clear of the VNet. From a minor out of support the
+//! only upgrade is to the oldest supported minor.
 //!
 //! Inline `agentPoolProfiles` become agent pool resources; on later cluster PUTs the listed
 //! pools are updated and unlisted ones are left alone. It must never decide how operations
@@ -12,12 +13,12 @@
 use serde_json::{Map, Value, json};
 
 use super::network::{overlaps, vnet_prefixes};
+use super::os::{self, PoolOs};
 use super::resources::Planned;
 use super::store::{ErrorBody, Resource, State};
 use super::{ArmCtx, ArmError, ArmResult, Reply, Rid, catalog, parse_id, schema};
 use crate::faults::FailureTarget;
 use crate::lifecycle::Op;
-use crate::util::hash_str;
 
 fn str_at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v str> {
     path.iter()
@@ -138,6 +139,44 @@ fn check_pool(
     let pool_minor = catalog::minor(&full).unwrap_or(0);
     let cp_minor = catalog::minor(cp_version).unwrap_or(0);
     skew(pool_minor, cp_minor, name, &full, cp_version)?;
+    let old_props = old.and_then(|o| o.get("properties"));
+    let field = |key: &str| {
+        props
+            .get(key)
+            .and_then(Value::as_str)
+            .or_else(|| old_props.and_then(|o| str_at(o, &[key])))
+            .map(str::to_owned)
+    };
+    let pool_os = PoolOs::of(field("osType").as_deref(), field("osSKU").as_deref());
+    let old_os = old_props.map(os_of);
+    if let Some(old_os) = &old_os {
+        os::check_change(old_os, &pool_os)?;
+    }
+    let old_count = old_props
+        .and_then(|o| o.get("count"))
+        .and_then(Value::as_i64);
+    let grows = props
+        .get("count")
+        .and_then(Value::as_i64)
+        .is_some_and(|c| old_count.is_none_or(|o| c > o));
+    let provisions = old.is_none()
+        || old_version.and_then(catalog::resolve).as_deref() != Some(full.as_str())
+        || old_os.as_ref() != Some(&pool_os)
+        || grows;
+    let system_mode = props
+        .get("mode")
+        .and_then(Value::as_str)
+        .is_some_and(|m| m.eq_ignore_ascii_case("System"));
+    os::check(
+        name,
+        &pool_os,
+        pool_minor,
+        system_mode,
+        provisions,
+        &ctx.today(),
+    )?;
+    props.insert("osType".into(), json!(pool_os.os_type));
+    props.insert("osSKU".into(), json!(pool_os.sku));
     if let Some(old) = old_version.and_then(catalog::resolve)
         && version_key(&full) < version_key(&old)
     {
@@ -198,6 +237,11 @@ fn check_pool(
 
 fn version_key(v: &str) -> Vec<u32> {
     v.split('.').filter_map(|p| p.parse().ok()).collect()
+}
+
+/// The OS of a pool from its `properties`.
+fn os_of(props: &Value) -> PoolOs {
+    PoolOs::of(str_at(props, &["osType"]), str_at(props, &["osSKU"]))
 }
 
 fn is_system(props: &Value) -> bool {
@@ -397,13 +441,25 @@ fn put_cluster(
         let lts_jump = lts
             && catalog::has_lts(&format!("1.{old_minor}"))
             && catalog::has_lts(&format!("1.{new_minor}"));
-        if new_minor > old_minor + 1 && !from_unsupported && !lts_jump {
+        // From an unsupported minor AKS offers the oldest supported one only.
+        let back_into_support = from_unsupported
+            && catalog::supported_minors(&today, lts)
+                .first()
+                .and_then(|m| catalog::minor(m))
+                == Some(new_minor);
+        if new_minor > old_minor + 1 && !back_into_support && !lts_jump {
             let available = upgrades_from(&old, &today, lts).join(" ");
             return Err(not_allowed(format!(
                 "Upgrading Kubernetes version {old} to {full} is not allowed. Available upgrades: [{available}]. Please see https://aka.ms/aks-supported-k8s-ver for version details."
             )));
         }
         for p in &pools {
+            let pool_os = p
+                .body
+                .get("properties")
+                .map(os_of)
+                .unwrap_or_else(|| PoolOs::of(None, None));
+            os::check_control_plane(p.name(), &pool_os, new_minor)?;
             let pv = str_at(&p.body, &["properties", "orchestratorVersion"])
                 .and_then(catalog::resolve)
                 .unwrap_or_default();
@@ -667,11 +723,6 @@ pub(crate) fn check_delete(
     Ok(Some(Op::AgentPoolDelete))
 }
 
-fn node_image(version: &str, seed: u64) -> String {
-    let n = hash_str(seed, version) % 28 + 1;
-    format!("AKSAzureLinux-V3gen2-202607.{n:02}.0")
-}
-
 fn render_pool_props(ctx: &ArmCtx<'_>, pool: &Resource) -> Value {
     let mut props = pool
         .body
@@ -681,17 +732,21 @@ fn render_pool_props(ctx: &ArmCtx<'_>, pool: &Resource) -> Value {
     let version = str_at(&props, &["orchestratorVersion"])
         .and_then(catalog::resolve)
         .unwrap_or_default();
+    let pool_os = os_of(&props);
     props["currentOrchestratorVersion"] = json!(version);
-    props["nodeImageVersion"] = json!(node_image(&version, ctx.settings.seed));
+    props["nodeImageVersion"] = json!(os::node_image(
+        &pool_os,
+        catalog::minor(&version).unwrap_or(0),
+        ctx.settings.seed
+    ));
     props["provisioningState"] = json!(pool.state.as_str());
     props["powerState"] = json!({ "code": "Running" });
     props["eTag"] = json!(pool.etag);
     if props.get("maxPods").is_none() {
         props["maxPods"] = json!(250);
     }
-    if props.get("osType").is_none() {
-        props["osType"] = json!("Linux");
-    }
+    props["osType"] = json!(pool_os.os_type);
+    props["osSKU"] = json!(pool_os.sku);
     props
 }
 
@@ -788,27 +843,41 @@ pub(crate) fn render(ctx: &ArmCtx<'_>, res: &Resource, value: &mut Value) {
 }
 
 /// Upgrades a control plane at `version` may take on `today`: newer patches of its minor, and
-/// the next minor (any supported minor when its own is out of support).
+/// the next minor; from a minor out of support, the oldest supported minor instead (AKS skips
+/// minors only to bring a cluster back into support).
 fn upgrades_from(version: &str, today: &str, lts: bool) -> Vec<String> {
     let Some(m) = catalog::minor(version) else {
         return Vec::new();
     };
     let own = format!("1.{m}");
-    let from_unsupported = !catalog::supported_minor(&own, today, lts);
-    let mut out: Vec<String> = catalog::patches(&own)
-        .into_iter()
-        .filter(|p| version_key(p) > version_key(version))
-        .collect();
-    for minor in catalog::supported_minors(today, lts) {
-        let n = catalog::minor(minor).unwrap_or(0);
-        if n == m + 1 || (n > m && from_unsupported) {
-            out.extend(catalog::patches(minor));
-        }
+    let supported = catalog::supported_minors(today, lts);
+    let mut out: Vec<String> = if supported.contains(&own.as_str()) {
+        catalog::patches(&own)
+            .into_iter()
+            .filter(|p| version_key(p) > version_key(version))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let next = if supported.contains(&own.as_str()) {
+        supported
+            .iter()
+            .find(|v| catalog::minor(v) == Some(m + 1))
+            .copied()
+    } else {
+        supported
+            .iter()
+            .find(|v| catalog::minor(v).is_some_and(|n| n > m))
+            .copied()
+    };
+    if let Some(next) = next {
+        out.extend(catalog::patches(next));
     }
     out
 }
 
-/// GET `…/upgradeProfiles/default` of a cluster or a pool.
+/// GET `…/upgradeProfiles/default` of a cluster or a pool: the control plane's upgrades, and
+/// each pool's upgrades up to the control plane's version that its OS SKU still runs.
 pub(crate) fn upgrade_profile(ctx: &mut ArmCtx<'_>, rid: &Rid) -> ArmResult<Reply> {
     let res = ctx
         .arm
@@ -816,6 +885,7 @@ pub(crate) fn upgrade_profile(ctx: &mut ArmCtx<'_>, rid: &Rid) -> ArmResult<Repl
         .cloned()
         .ok_or_else(|| super::resources::not_found(rid))?;
     let today = ctx.today();
+    let seed = ctx.settings.seed;
     let (cluster, pool) = if res.rtype == catalog::POOL {
         let c = rid.parent().and_then(|c| ctx.arm.get(&c.id()).cloned());
         (
@@ -829,33 +899,41 @@ pub(crate) fn upgrade_profile(ctx: &mut ArmCtx<'_>, rid: &Rid) -> ArmResult<Repl
     let cp = str_at(&cluster.body, &["properties", "kubernetesVersion"])
         .and_then(catalog::resolve)
         .unwrap_or_default();
-    let pool_upgrades = |p: &Resource| -> (String, Vec<Value>) {
-        let v = str_at(&p.body, &["properties", "orchestratorVersion"])
+    let pool_profile = |p: &Resource| -> Value {
+        let props = p.body.get("properties").cloned().unwrap_or(Value::Null);
+        let pool_os = os_of(&props);
+        let v = str_at(&props, &["orchestratorVersion"])
             .and_then(catalog::resolve)
             .unwrap_or_default();
-        let ups = catalog::supported_minors(&today, lts)
+        let ups: Vec<Value> = catalog::supported_minors(&today, lts)
             .into_iter()
+            .filter(|m| catalog::minor(m).is_some_and(|n| pool_os.runs(n)))
             .flat_map(catalog::patches)
             .filter(|x| version_key(x) > version_key(&v) && version_key(x) <= version_key(&cp))
             .map(|x| json!({ "kubernetesVersion": x, "isPreview": false }))
             .collect();
-        (v, ups)
+        let image = os::node_image(&pool_os, catalog::minor(&v).unwrap_or(0), seed);
+        json!({
+            "name": p.name(),
+            "kubernetesVersion": v,
+            "osType": pool_os.os_type,
+            "upgrades": ups,
+            "latestNodeImageVersion": image,
+        })
     };
     let id = format!("{}/upgradeProfiles/default", rid.id());
     if let Some(p) = pool {
-        let (v, ups) = pool_upgrades(&p);
+        let mut props = pool_profile(&p);
+        if let Some(o) = props.as_object_mut() {
+            o.remove("name");
+        }
         return Ok(Reply::json(
             200,
             json!({
                 "id": id,
                 "name": "default",
                 "type": "Microsoft.ContainerService/managedClusters/agentPools/upgradeProfiles",
-                "properties": {
-                    "kubernetesVersion": v,
-                    "osType": "Linux",
-                    "upgrades": ups,
-                    "latestNodeImageVersion": node_image(&cp, ctx.settings.seed),
-                },
+                "properties": props,
             }),
         ));
     }
@@ -863,8 +941,11 @@ pub(crate) fn upgrade_profile(ctx: &mut ArmCtx<'_>, rid: &Rid) -> ArmResult<Repl
         .arm
         .children(&cluster.id.to_ascii_lowercase(), catalog::POOL)
         .map(|p| {
-            let (v, ups) = pool_upgrades(p);
-            json!({ "name": p.name(), "kubernetesVersion": v, "osType": "Linux", "upgrades": ups })
+            let mut profile = pool_profile(p);
+            if let Some(o) = profile.as_object_mut() {
+                o.remove("latestNodeImageVersion");
+            }
+            profile
         })
         .collect();
     let cp_ups: Vec<Value> = upgrades_from(&cp, &today, lts)
@@ -878,7 +959,7 @@ pub(crate) fn upgrade_profile(ctx: &mut ArmCtx<'_>, rid: &Rid) -> ArmResult<Repl
             "name": "default",
             "type": "Microsoft.ContainerService/managedClusters/upgradeprofiles",
             "properties": {
-                "controlPlaneProfile": { "kubernetesVersion": cp, "osType": "Linux", "upgrades": cp_ups },
+                "controlPlaneProfile": { "kubernetesVersion": cp, "name": cluster.name(), "osType": "Linux", "upgrades": cp_ups },
                 "agentPoolProfiles": pools,
             },
         }),
@@ -941,8 +1022,13 @@ mod tests {
     fn upgrades_go_one_minor_at_a_time() {
         let ups = upgrades_from("1.34.1", "2026-08-01", false);
         assert_eq!(ups, ["1.34.2", "1.34.3", "1.35.1", "1.35.2", "1.35.3"]);
+        // Out of support: back to the oldest supported minor only.
         let from_old = upgrades_from("1.30.3", "2026-08-01", false);
-        assert!(from_old.contains(&"1.36.1".to_owned()));
+        assert_eq!(from_old, ["1.34.1", "1.34.2", "1.34.3"]);
+        assert_eq!(
+            upgrades_from("1.36.3", "2026-08-01", false),
+            Vec::<String>::new()
+        );
         assert!(skew(30, 34, "p", "1.30.3", "1.34.1").is_err());
         assert!(skew(31, 34, "p", "1.31.3", "1.34.1").is_ok());
         assert!(skew(35, 34, "p", "1.35.1", "1.34.1").is_err());

@@ -11,6 +11,7 @@ mod aks;
 mod catalog;
 mod identity;
 mod network;
+mod os;
 mod resources;
 mod schema;
 mod store;

@@ -608,3 +608,172 @@ async fn the_arm_cloud_persists_in_azure_json() {
         .await;
     assert_eq!(gone.status, 404);
 }
+
+#[tokio::test]
+async fn node_os_skus_and_upgrade_profiles_follow_aks() {
+    // 1.30 to 1.33 are supported on this date, so Windows Server 2019 (last on 1.32) still runs.
+    let env = Env::with(EmulatorConfig {
+        time_scale: 6000.0,
+        faults: quiet(),
+        seed: 11,
+        today: Some("2025-06-15".parse().unwrap()),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let (subnet, identity) = network(&env, "rg7").await;
+    let c = cluster("rg7", "c7");
+    put_done(
+        &env,
+        &format!("{c}?{AKS}"),
+        cluster_body("1.32", &subnet, &identity),
+    )
+    .await;
+    let pool = |name: &str, sku: &str, mode: &str| {
+        (
+            format!("{c}/agentPools/{name}?{AKS}"),
+            json!({"properties": {"mode": mode, "count": 1, "vmSize": "Standard_D4s_v5",
+                "osType": "Windows", "osSKU": sku, "vnetSubnetID": subnet}}),
+        )
+    };
+    let (path, body) = pool("win19", "Windows2019", "User");
+    put_done(&env, &path, body).await;
+    let got = env.arm("GET", &path, None).await.json();
+    assert_eq!(got["properties"]["osSKU"], "Windows2019");
+    let image = got["properties"]["nodeImageVersion"].as_str().unwrap();
+    assert!(
+        image.starts_with("AKSWindows-2019-containerd-17763."),
+        "{image}"
+    );
+    let system = env
+        .arm("GET", &format!("{c}/agentPools/system?{AKS}"), None)
+        .await
+        .json();
+    assert_eq!(system["properties"]["osSKU"], "Ubuntu");
+    let image = system["properties"]["nodeImageVersion"].as_str().unwrap();
+    assert!(
+        image.starts_with("AKSUbuntu-2204gen2containerd-"),
+        "{image}"
+    );
+
+    // Windows: user pools only, names of at most 6 characters, no SKU change in place.
+    let (path, body) = pool("winsys", "Windows2022", "System");
+    assert_eq!(
+        code(&env.arm("PUT", &path, Some(body)).await),
+        "InvalidParameter"
+    );
+    let (path, body) = pool("windows22", "Windows2022", "User");
+    assert_eq!(
+        code(&env.arm("PUT", &path, Some(body)).await),
+        "InvalidParameter"
+    );
+    let (path, body) = pool("win19", "Windows2022", "User");
+    assert_eq!(
+        code(&env.arm("PUT", &path, Some(body)).await),
+        "PropertyChangeNotAllowed"
+    );
+    let mut linux =
+        cluster_body("1.32", &subnet, &identity)["properties"]["agentPoolProfiles"][0].clone();
+    linux["osSKU"] = json!("Windows2022");
+    linux["mode"] = json!("User");
+    linux.as_object_mut().unwrap().remove("name");
+    let r = env
+        .arm(
+            "PUT",
+            &format!("{c}/agentPools/mixed?{AKS}"),
+            Some(json!({"properties": linux})),
+        )
+        .await;
+    assert_eq!(code(&r), "InvalidOSSKU");
+
+    // The upgrade profile offers the next minor only; the Windows 2019 pool has nowhere to go.
+    let profile = env
+        .arm("GET", &format!("{c}/upgradeProfiles/default?{AKS}"), None)
+        .await
+        .json();
+    let offered: Vec<&str> = profile["properties"]["controlPlaneProfile"]["upgrades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["kubernetesVersion"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered, ["1.33.1", "1.33.2", "1.33.3"]);
+    let pools = profile["properties"]["agentPoolProfiles"]
+        .as_array()
+        .unwrap();
+    let win = pools.iter().find(|p| p["name"] == "win19").unwrap();
+    assert_eq!(win["osType"], "Windows");
+    assert_eq!(win["upgrades"], json!([]));
+    let versions = env
+        .arm(
+            "GET",
+            &format!("{SUB}/providers/Microsoft.ContainerService/locations/westeurope/kubernetesVersions?{AKS}"),
+            None,
+        )
+        .await
+        .json();
+    let minors: Vec<&str> = versions["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| {
+            v["capabilities"]["supportPlan"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("KubernetesOfficial"))
+        })
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(minors, ["1.30", "1.31", "1.32", "1.33"]);
+    let from_132 = &versions["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version"] == "1.32")
+        .unwrap()["patchVersions"]["1.32.3"]["upgrades"];
+    assert_eq!(from_132, &json!(["1.33.1", "1.33.2", "1.33.3"]));
+
+    // The control plane cannot move past what the Windows 2019 pool runs, nor skip a minor.
+    let up = |v: &str| json!({"location": "westeurope", "properties": {"kubernetesVersion": v}});
+    let r = env
+        .arm("PUT", &format!("{c}?{AKS}"), Some(up("1.33")))
+        .await;
+    assert_eq!((r.status, code(&r)), (400, "InvalidOSSKU".into()));
+    let r = env
+        .arm("PUT", &format!("{c}?{AKS}"), Some(up("1.34")))
+        .await;
+    assert_eq!(code(&r), "K8sVersionNotSupported");
+    let r = env
+        .arm("DELETE", &format!("{c}/agentPools/win19?{AKS}"), None)
+        .await;
+    if let Some(op) = r.header("Azure-AsyncOperation") {
+        poll(&env, op).await;
+    }
+    put_done(&env, &format!("{c}?{AKS}"), up("1.33")).await;
+    let (path, mut body) = pool("win19", "Windows2019", "User");
+    body["properties"]["orchestratorVersion"] = json!("1.33");
+    assert_eq!(
+        code(&env.arm("PUT", &path, Some(body)).await),
+        "InvalidOSSKU"
+    );
+    // A pool at a minor out of support is refused; one three minors behind is not.
+    let mut old =
+        cluster_body("1.29", &subnet, &identity)["properties"]["agentPoolProfiles"][0].clone();
+    old["mode"] = json!("User");
+    old.as_object_mut().unwrap().remove("name");
+    let mut behind = old.clone();
+    behind["orchestratorVersion"] = json!("1.30");
+    put_done(
+        &env,
+        &format!("{c}/agentPools/behind?{AKS}"),
+        json!({"properties": behind}),
+    )
+    .await;
+    let r = env
+        .arm(
+            "PUT",
+            &format!("{c}/agentPools/old?{AKS}"),
+            Some(json!({"properties": old})),
+        )
+        .await;
+    assert_eq!(code(&r), "AgentPoolK8sVersionNotSupported");
+}

@@ -401,3 +401,192 @@ async fn addon_versions_come_from_the_catalogue_with_defaults() {
         .collect();
     assert_eq!(defaults, ["v1.13.2-eksbuild.4"]);
 }
+
+/// Finds an insight of a DescribeInsight-able list by name, returning its full description.
+async fn describe_insight(env: &Env, cluster: &str, name: &str) -> serde_json::Value {
+    let list = env
+        .eks(
+            "POST",
+            &format!("/clusters/{cluster}/insights"),
+            Some(json!({"filter": {"categories": ["UPGRADE_READINESS"]}})),
+        )
+        .await
+        .json();
+    let id = list["insights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == name)
+        .unwrap_or_else(|| panic!("no insight {name} in {list}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = env
+        .eks("GET", &format!("/clusters/{cluster}/insights/{id}"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["insight"].clone()
+}
+
+#[tokio::test]
+async fn upgrade_insights_follow_the_cluster_and_seeded_audit_evidence() {
+    let env = Env::with(EmulatorConfig {
+        time_scale: 6000.0,
+        faults: quiet(),
+        seed: 42,
+        today: Some(jiff::civil::date(2026, 3, 1)),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let (_, subnets) = network(&env, "10.30.0.0/16").await;
+    let cluster_role = role(
+        &env,
+        "ins-cluster",
+        "eks.amazonaws.com",
+        &["AmazonEKSClusterPolicy"],
+    )
+    .await;
+    let node_role = role(
+        &env,
+        "ins-nodes",
+        "ec2.amazonaws.com",
+        &[
+            "AmazonEKSWorkerNodePolicy",
+            "AmazonEC2ContainerRegistryReadOnly",
+            "AmazonEKS_CNI_Policy",
+        ],
+    )
+    .await;
+    let r = env
+        .eks("POST", "/clusters", Some(json!({"name": "ins", "version": "1.31", "roleArn": cluster_role, "resourcesVpcConfig": {"subnetIds": subnets}})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    env.wait_cluster("ins", "ACTIVE").await;
+    // kube-proxy at the 1.31 default, then a control-plane upgrade that forgets it.
+    let r = env
+        .eks(
+            "POST",
+            "/clusters/ins/addons",
+            Some(json!({"addonName": "kube-proxy"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["addon"]["addonVersion"], "v1.31.13-eksbuild.2");
+    let r = env
+        .eks(
+            "POST",
+            "/clusters/ins/updates",
+            Some(json!({"version": "1.32"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        env.wait_cluster("ins", "ACTIVE").await["cluster"]["version"],
+        "1.32"
+    );
+    let ng = json!({
+        "nodegroupName": "legacy", "nodeRole": node_role, "subnets": subnets, "version": "1.31",
+        "scalingConfig": {"minSize": 1, "maxSize": 2, "desiredSize": 1},
+        "instanceTypes": ["m6i.large"], "amiType": "AL2_x86_64",
+    });
+    let r = env.eks("POST", "/clusters/ins/node-groups", Some(ng)).await;
+    assert_eq!(r.status, 200, "AL2 is fine up to 1.32: {}", r.body);
+
+    // The add-on's 1.31 version carries over to 1.32 only; 1.33 offers newer ones.
+    let offered = env
+        .eks(
+            "GET",
+            "/addons/supported-versions?kubernetesVersion=1.33&addonName=kube-proxy",
+            None,
+        )
+        .await
+        .json();
+    let versions: Vec<&str> = offered["addons"][0]["addonVersions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["addonVersion"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["v1.33.5-eksbuild.2", "v1.32.9-eksbuild.2"]);
+
+    let al2 = describe_insight(&env, "ins", "Amazon Linux 2 compatibility").await;
+    assert_eq!(al2["kubernetesVersion"], "1.33");
+    assert_eq!(al2["insightStatus"]["status"], "ERROR");
+    assert_eq!(al2["resources"].as_array().unwrap().len(), 1);
+    let addons = describe_insight(&env, "ins", "EKS add-on version compatibility").await;
+    assert_eq!(addons["insightStatus"]["status"], "ERROR");
+    assert_eq!(
+        addons["categorySpecificSummary"]["addonCompatibilityDetails"],
+        json!([{"name": "kube-proxy", "compatibleVersions": ["v1.33.5-eksbuild.2", "v1.32.9-eksbuild.2"]}])
+    );
+    let skew = describe_insight(&env, "ins", "Kubelet version skew").await;
+    assert_eq!(
+        skew["insightStatus"]["status"], "WARNING",
+        "1.31 nodes are within skew of 1.33"
+    );
+    let apis = describe_insight(&env, "ins", "Deprecated APIs removed in Kubernetes v1.33").await;
+    assert_eq!(apis["insightStatus"]["status"], "PASSING");
+
+    // Audit-log evidence is seeded through the admin API.
+    let seed = json!({
+        "cluster": "ins", "usage": "/apis/example.dev/v1beta1/widgets",
+        "replacedWith": "/apis/example.dev/v1/widgets", "stopServingVersion": "1.33",
+        "userAgent": "widget-operator/v0.3", "requestCount": 12, "lastRequestTime": "2026-02-27T10:00:00Z",
+    });
+    let r = env
+        .admin("POST", "eks/deprecated-api-usage", &seed.to_string())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let apis = describe_insight(&env, "ins", "Deprecated APIs removed in Kubernetes v1.33").await;
+    assert_eq!(apis["insightStatus"]["status"], "ERROR");
+    let detail = &apis["categorySpecificSummary"]["deprecationDetails"][0];
+    assert_eq!(detail["usage"], "/apis/example.dev/v1beta1/widgets");
+    assert_eq!(
+        detail["clientStats"][0]["userAgent"],
+        "widget-operator/v0.3"
+    );
+    assert_eq!(detail["clientStats"][0]["numberOfRequestsLast30Days"], 12);
+    assert_eq!(detail["clientStats"][0]["lastRequestTime"], 1_772_186_400.0);
+
+    // Filters: only the next minor has insights; statuses filter.
+    let none = env
+        .eks(
+            "POST",
+            "/clusters/ins/insights",
+            Some(json!({"filter": {"kubernetesVersions": ["1.34"]}})),
+        )
+        .await
+        .json();
+    assert_eq!(none["insights"], json!([]));
+    let errors = env
+        .eks(
+            "POST",
+            "/clusters/ins/insights",
+            Some(json!({"filter": {"statuses": ["ERROR"]}})),
+        )
+        .await
+        .json();
+    assert_eq!(errors["insights"].as_array().unwrap().len(), 3);
+
+    // Seeding is validated.
+    for (bad, why) in [
+        (
+            json!({"cluster": "nope", "usage": "/apis/batch/v1beta1/cronjobs", "userAgent": "x"}),
+            "no EKS cluster",
+        ),
+        (
+            json!({"cluster": "ins", "usage": "/apis/unknown/v1/things", "userAgent": "x"}),
+            "stopServingVersion",
+        ),
+        (
+            json!({"cluster": "ins", "usage": "/apis/batch/v1beta1/cronjobs"}),
+            "userAgent",
+        ),
+    ] {
+        let r = env
+            .admin("POST", "eks/deprecated-api-usage", &bad.to_string())
+            .await;
+        assert_eq!(r.status, 400, "{bad}");
+        assert!(r.body.contains(why), "{}", r.body);
+    }
+}

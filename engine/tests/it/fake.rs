@@ -9,9 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use slipway_blueprints::{Cluster, Fleet};
 use slipway_provider::{
-    Address, ApiClass, CreateRequest, Created, ErrorClass, Expander, Kind, KindSchema, LiveObject,
-    OpContext, Properties, Provider, ProviderError, Resource, ResourceState, UpdateRequest, Value,
-    WaitFor,
+    Address, ApiClass, CreateRequest, Created, ErrorClass, EvidenceRequest, Expander, Kind,
+    KindSchema, LiveObject, OpContext, Properties, Provider, ProviderError, Resource,
+    ResourceState, UpdateRequest, UpgradeEvidence, Value, WaitFor,
 };
 
 /// A cloud object.
@@ -57,6 +57,7 @@ pub struct Cloud {
     failures: HashMap<Address, Failure>,
     hang_after_accept: HashSet<Address>,
     wait_latency: HashMap<Address, Duration>,
+    evidence: HashMap<String, UpgradeEvidence>,
 }
 
 impl Cloud {
@@ -170,6 +171,11 @@ impl FakeCloud {
 
     pub fn slow_wait(&self, address: &Address, d: Duration) {
         self.with(|c| c.wait_latency.insert(address.clone(), d));
+    }
+
+    /// What `upgrade_evidence` answers for `cluster` (default: the cluster is not in the cloud).
+    pub fn set_evidence(&self, cluster: &str, evidence: UpgradeEvidence) {
+        self.with(|c| c.evidence.insert(cluster.to_owned(), evidence));
     }
 }
 
@@ -379,5 +385,15 @@ impl Provider for FakeCloud {
                 WaitFor::Deleted => Properties::new(),
             })
         })
+    }
+
+    async fn upgrade_evidence(
+        &self,
+        _ctx: &OpContext,
+        req: EvidenceRequest<'_>,
+    ) -> Result<UpgradeEvidence, ProviderError> {
+        Ok(self
+            .with(|c| c.evidence.get(&req.cluster.name).cloned())
+            .unwrap_or_default())
     }
 }

@@ -11,7 +11,7 @@ use slipway_provider::{Address, Value};
 use crate::fake::FakeCloud;
 use crate::support::{addr, res};
 
-fn cluster(name: &str, cidr: &str, labels: &[(&str, &str)]) -> Cluster {
+pub(crate) fn cluster(name: &str, cidr: &str, labels: &[(&str, &str)]) -> Cluster {
     Cluster {
         name: name.into(),
         profile: None,
@@ -39,6 +39,7 @@ fn cluster(name: &str, cidr: &str, labels: &[(&str, &str)]) -> Cluster {
                 max_surge: "1".into(),
                 max_unavailable: 0,
             },
+            os: None,
         }],
         addons: vec![],
         workload_identities: vec![],

@@ -4,5 +4,7 @@ mod apply;
 mod fake;
 mod graph;
 mod plan;
+mod scan_manifests;
+mod scan_readiness;
 mod support;
 mod walk_props;

@@ -7,11 +7,16 @@
 
 mod address;
 mod error;
+mod evidence;
 mod provider;
 mod value;
 
 pub use address::{Address, AddressParseError, Kind};
 pub use error::{ErrorClass, ProviderError};
+pub use evidence::{
+    AddonEvidence, EvidenceRequest, Insight, InsightClient, InsightDeprecation, InsightStatus,
+    LiveCluster, LiveNodePool, UpgradeEvidence,
+};
 pub use provider::{
     ApiClass, CreateRequest, Created, Expander, IntentSink, KindSchema, LiveObject, NoPacing,
     OpContext, Pacer, Provider, Resource, ResourceState, ResourceStatus, UpdateRequest, WaitFor,

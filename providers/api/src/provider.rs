@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use slipway_blueprints::{Cluster, Fleet};
 
-use crate::{Address, Kind, Properties, ProviderError};
+use crate::{Address, EvidenceRequest, Kind, Properties, ProviderError, UpgradeEvidence};
 
 /// One desired cloud object produced by expanding a blueprint cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -274,4 +274,13 @@ pub trait Provider: Expander {
         state: &ResourceState,
         until: WaitFor,
     ) -> Result<Properties, ProviderError>;
+
+    /// Reads what the cloud says about moving a cluster to `req.target`: live versions, node
+    /// images, add-on versions offered for the target, the cloud's upgrade checks. Read-only.
+    /// A cluster missing from the cloud is not an error: `live` is `None`.
+    async fn upgrade_evidence(
+        &self,
+        ctx: &OpContext,
+        req: EvidenceRequest<'_>,
+    ) -> Result<UpgradeEvidence, ProviderError>;
 }

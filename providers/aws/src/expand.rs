@@ -78,6 +78,17 @@ pub enum ExpandError {
     /// its short and its EKS name, or one principal listed twice).
     #[error("`{0}` would be declared twice")]
     DuplicateAddress(Address),
+    /// No EKS AMI type runs the pool's OS on its instance type (AL2 on ARM GPUs, or an OS of
+    /// another cloud).
+    #[error("node pool `{pool}`: EKS has no {os} AMI type for instance type `{instance_type}`")]
+    UnsupportedImage {
+        /// The node pool.
+        pool: String,
+        /// The OS as written in the blueprint.
+        os: &'static str,
+        /// The instance type.
+        instance_type: String,
+    },
 }
 
 impl ExpandError {
@@ -88,6 +99,7 @@ impl ExpandError {
             ExpandError::NoZones { .. } => "NoZones",
             ExpandError::MissingSubnet { .. } => "MissingSubnet",
             ExpandError::UnknownAddon { .. } => "UnknownAddon",
+            ExpandError::UnsupportedImage { .. } => "UnsupportedImage",
             ExpandError::InvalidTaint { .. } => "InvalidTaint",
             ExpandError::InvalidEndpointService(_) => "InvalidEndpointService",
             ExpandError::InvalidPrincipal(_) => "InvalidPrincipal",

@@ -35,6 +35,7 @@ fn pool(name: &str, role: PoolRole, instance_type: &str, min: u32, max: u32) -> 
             max_surge: "1".to_owned(),
             max_unavailable: 1,
         },
+        os: None,
     }
 }
 

@@ -19,6 +19,7 @@
 mod ec2;
 mod eks;
 mod errors;
+mod evidence;
 mod iam;
 mod props;
 mod session;
@@ -33,8 +34,9 @@ use aws_sdk_ec2::config::{Credentials, ProvideCredentials, Region, SharedHttpCli
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use slipway_blueprints::{Cluster, Fleet};
 use slipway_provider::{
-    Address, CreateRequest, Created, ErrorClass, Expander, KindSchema, LiveObject, OpContext,
-    Properties, Provider, ProviderError, Resource, ResourceState, UpdateRequest, WaitFor,
+    Address, CreateRequest, Created, ErrorClass, EvidenceRequest, Expander, KindSchema, LiveObject,
+    OpContext, Properties, Provider, ProviderError, Resource, ResourceState, UpdateRequest,
+    UpgradeEvidence, Value, WaitFor,
 };
 use tokio::sync::Mutex;
 
@@ -423,5 +425,54 @@ impl Provider for AwsProvider {
             },
             (_, WaitFor::Deleted) => Ok(Properties::new()),
         }
+    }
+
+    async fn upgrade_evidence(
+        &self,
+        ctx: &OpContext,
+        req: EvidenceRequest<'_>,
+    ) -> Result<UpgradeEvidence, ProviderError> {
+        let resources = self.expander.expand(req.fleet, req.cluster)?;
+        let expanded = resources
+            .iter()
+            .find(|r| r.address.kind.as_str() == kinds::EKS_CLUSTER)
+            .ok_or_else(|| {
+                ProviderError::new(
+                    ErrorClass::Fatal,
+                    "UpgradeEvidence",
+                    "NoCluster",
+                    format!("cluster `{}` expands to no EKS cluster", req.cluster.name),
+                )
+            })?;
+        // What state recorded wins: the object may have been built under an older naming.
+        let recorded = req
+            .recorded
+            .iter()
+            .find(|st| st.address.kind.as_str() == kinds::EKS_CLUSTER);
+        let props = recorded.map_or(&expanded.properties, |st| &st.resolved);
+        let name = recorded
+            .and_then(|st| st.cloud_id.as_deref())
+            .or_else(|| match expanded.properties.get("name") {
+                Some(Value::String(n)) => Some(n.as_str()),
+                _ => None,
+            })
+            .unwrap_or(req.cluster.name.as_str());
+        let address = recorded.map_or(&expanded.address, |st| &st.address);
+        let c = self.clients_for(props, address).await?;
+        let s = Session::unpaced(ctx, address);
+        let declared_addons = resources
+            .iter()
+            .filter(|r| r.address.kind.as_str() == kinds::EKS_ADDON)
+            .filter_map(|r| match r.properties.get("addon_name") {
+                Some(Value::String(n)) => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        let subject = evidence::Subject {
+            name,
+            target: req.target.to_string(),
+            declared_addons,
+        };
+        evidence::gather(&c, &s, &subject).await
     }
 }

@@ -7,12 +7,12 @@
 
 use std::collections::BTreeMap;
 
-use slipway_blueprints::{Endpoint, NodePool, PoolRole, Tier};
+use slipway_blueprints::{Endpoint, NodeOs, NodePool, PoolRole, Tier};
 use slipway_provider::{Address, Value};
 
 use crate::expand::{ArmResource, Ctx, ExpandError, check_name, obj, strings};
 use crate::identity::ControlPlaneOut;
-use crate::kinds::{AGENT_POOL, API_CONTAINER_SERVICE, MANAGED_CLUSTER};
+use crate::kinds::{AGENT_POOL, API_CONTAINER_SERVICE, MANAGED_CLUSTER, WINDOWS_SKU};
 use crate::network::NetworkOut;
 
 /// What later stages need from the cluster.
@@ -128,6 +128,52 @@ fn addon_settings(ctx: &Ctx<'_>) -> Result<AddonSettings, ExpandError> {
     Ok(s)
 }
 
+/// `osType` and `osSKU` of a node OS on AKS; `None` is AKS's default (Ubuntu).
+fn os_profile(pool: &NodePool) -> Result<(&'static str, &'static str), ExpandError> {
+    match pool.os {
+        None | Some(NodeOs::Ubuntu) => Ok(("Linux", "Ubuntu")),
+        Some(NodeOs::AzureLinux) => Ok(("Linux", "AzureLinux")),
+        Some(NodeOs::Windows2019) => Ok(("Windows", "Windows2019")),
+        Some(NodeOs::Windows2022) => Ok(("Windows", "Windows2022")),
+        Some(other) => Err(ExpandError::UnsupportedOs {
+            pool: pool.name.clone(),
+            os: other.as_str(),
+        }),
+    }
+}
+
+/// The blueprint OS of an AKS `osType`/`osSKU`, when it is one the blueprint can name.
+pub(crate) fn node_os(os_type: Option<&str>, os_sku: Option<&str>) -> Option<NodeOs> {
+    let windows = os_type.is_some_and(|t| t.eq_ignore_ascii_case("windows"));
+    match (windows, os_sku.map(str::to_ascii_lowercase).as_deref()) {
+        (false, None | Some("ubuntu")) => Some(NodeOs::Ubuntu),
+        (false, Some("azurelinux")) => Some(NodeOs::AzureLinux),
+        (_, Some("windows2019")) => Some(NodeOs::Windows2019),
+        // Windows2022 is AKS's default Windows SKU from Kubernetes 1.25.
+        (true, None) | (_, Some("windows2022")) => Some(NodeOs::Windows2022),
+        _ => None,
+    }
+}
+
+/// Checks what AKS refuses for a pool's OS before anything is sent: Windows pools are user
+/// pools with names of at most 6 characters.
+fn check_pool_os(pool: &NodePool) -> Result<(), ExpandError> {
+    let (os_type, _) = os_profile(pool)?;
+    if os_type == "Windows" {
+        if pool.role == PoolRole::System {
+            return Err(ExpandError::WindowsSystemPool(pool.name.clone()));
+        }
+        check_name(
+            "Windows agent pool name",
+            &pool.name,
+            6,
+            "1-6 lowercase letters or digits, starting with a letter",
+            |i, _, c| c.is_ascii_lowercase() || (i != 0 && c.is_ascii_digit()),
+        )?;
+    }
+    Ok(())
+}
+
 fn check_pool_name(name: &str) -> Result<(), ExpandError> {
     check_name(
         "agent pool name",
@@ -144,8 +190,9 @@ fn pool_properties(
     pool: &NodePool,
     net: &NetworkOut,
     address: &Address,
-) -> BTreeMap<String, Value> {
+) -> Result<BTreeMap<String, Value>, ExpandError> {
     let autoscale = pool.min < pool.max;
+    let (os_type, os_sku) = os_profile(pool)?;
     let mut p = BTreeMap::from([
         ("count".to_owned(), Value::from(pool.desired)),
         ("enableAutoScaling".to_owned(), Value::from(autoscale)),
@@ -160,8 +207,8 @@ fn pool_properties(
             "orchestratorVersion".to_owned(),
             Value::from(ctx.cluster.kubernetes.to_string()),
         ),
-        ("osSKU".to_owned(), Value::from("AzureLinux")),
-        ("osType".to_owned(), Value::from("Linux")),
+        ("osSKU".to_owned(), Value::from(os_sku)),
+        ("osType".to_owned(), Value::from(os_type)),
         ("tags".to_owned(), ctx.tags(address)),
         ("type".to_owned(), Value::from("VirtualMachineScaleSets")),
         (
@@ -199,7 +246,7 @@ fn pool_properties(
     if pool.disk_size_gb > 0 {
         p.insert("osDiskSizeGB".into(), Value::from(pool.disk_size_gb));
     }
-    p
+    Ok(p)
 }
 
 /// The cluster name as a DNS prefix: at most 54 letters, digits and hyphens, ending with a
@@ -240,6 +287,7 @@ pub(crate) fn expand_cluster(
     let cluster = ctx.cluster;
     for pool in &cluster.node_pools {
         check_pool_name(&pool.name)?;
+        check_pool_os(pool)?;
     }
     let system = cluster
         .node_pools
@@ -249,7 +297,7 @@ pub(crate) fn expand_cluster(
     let addons = addon_settings(ctx)?;
 
     let address = ctx.address(MANAGED_CLUSTER, "main");
-    let mut inline = pool_properties(ctx, system, net, &ctx.address(AGENT_POOL, &system.name));
+    let mut inline = pool_properties(ctx, system, net, &ctx.address(AGENT_POOL, &system.name))?;
     inline.insert("name".into(), Value::from(system.name.as_str()));
 
     let mut properties = BTreeMap::from([
@@ -346,12 +394,18 @@ pub(crate) fn expand_cluster(
 
     for pool in &cluster.node_pools {
         let pool_address = ctx.address(AGENT_POOL, &pool.name);
-        let properties = pool_properties(ctx, pool, net, &pool_address);
+        let properties = pool_properties(ctx, pool, net, &pool_address)?;
+        // AKS migrates Linux OS SKUs in place but never a Windows one: a Windows pool carries
+        // its SKU where a change forces replacement (see `kinds`).
+        let extra = match os_profile(pool)? {
+            ("Windows", sku) => vec![(WINDOWS_SKU, Value::from(sku))],
+            _ => Vec::new(),
+        };
         ctx.push(ArmResource {
             id: ctx.arm.agent_pool(&cluster.name, &pool.name),
             api_version: API_CONTAINER_SERVICE,
             body: obj([("properties", Value::Map(properties))]),
-            extra: Vec::new(),
+            extra,
             depends_on: vec![address.clone()],
             address: pool_address,
         });
@@ -381,6 +435,53 @@ mod tests {
         assert!(check_pool_name("2gpu").is_err());
         assert!(check_pool_name("general-use").is_err());
         assert!(check_pool_name("abcdefghijklm").is_err());
+    }
+
+    #[test]
+    fn node_os_maps_to_os_type_and_sku_and_back() {
+        let mut pool = NodePool {
+            name: "win".into(),
+            role: PoolRole::User,
+            instance_type: "Standard_D4s_v5".into(),
+            min: 1,
+            max: 1,
+            desired: 1,
+            disk_size_gb: 0,
+            labels: BTreeMap::new(),
+            taints: Vec::new(),
+            upgrade: slipway_blueprints::PoolUpgrade {
+                max_surge: "1".into(),
+                max_unavailable: 0,
+            },
+            os: None,
+        };
+        assert_eq!(os_profile(&pool).unwrap(), ("Linux", "Ubuntu"));
+        for os in [
+            NodeOs::Ubuntu,
+            NodeOs::AzureLinux,
+            NodeOs::Windows2019,
+            NodeOs::Windows2022,
+        ] {
+            pool.os = Some(os);
+            let (t, sku) = os_profile(&pool).unwrap();
+            assert_eq!(node_os(Some(t), Some(sku)), Some(os));
+        }
+        assert!(check_pool_os(&pool).is_ok());
+        pool.name = "windows".into();
+        assert!(check_pool_os(&pool).is_err());
+        pool.name = "win".into();
+        pool.role = PoolRole::System;
+        assert!(matches!(
+            check_pool_os(&pool),
+            Err(ExpandError::WindowsSystemPool(_))
+        ));
+        pool.os = Some(NodeOs::Bottlerocket);
+        assert!(matches!(
+            os_profile(&pool),
+            Err(ExpandError::UnsupportedOs { .. })
+        ));
+        assert_eq!(node_os(Some("Linux"), Some("AzureLinux3")), None);
+        assert_eq!(node_os(Some("Windows"), None), Some(NodeOs::Windows2022));
     }
 
     #[test]

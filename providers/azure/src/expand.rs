@@ -109,6 +109,17 @@ pub enum ExpandError {
         /// The network CIDR.
         cidr: String,
     },
+    /// A node OS AKS does not run (an EKS image family).
+    #[error("node pool `{pool}` asks for os `{os}`, which AKS does not offer")]
+    UnsupportedOs {
+        /// The pool.
+        pool: String,
+        /// The OS as the blueprint spells it.
+        os: &'static str,
+    },
+    /// A Windows pool with role `system`: AKS runs system pools on Linux only.
+    #[error("node pool `{0}` runs Windows, which AKS does not allow for system pools")]
+    WindowsSystemPool(String),
     /// Two resources of the expansion got the same address (duplicate names in the cluster).
     #[error("two resources share the address `{0}`")]
     DuplicateAddress(String),
@@ -131,6 +142,8 @@ impl ExpandError {
             ExpandError::MissingLogAnalyticsWorkspace => "MissingLogAnalyticsWorkspace",
             ExpandError::InvalidScope { .. } => "InvalidScope",
             ExpandError::NoClusterRange { .. } => "NoClusterRange",
+            ExpandError::UnsupportedOs { .. } => "UnsupportedOs",
+            ExpandError::WindowsSystemPool(_) => "WindowsSystemPool",
             ExpandError::DuplicateAddress(_) => "DuplicateAddress",
         }
     }

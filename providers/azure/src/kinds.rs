@@ -31,6 +31,11 @@ pub const PRIVATE_DNS_ZONE: &str = "azure.private_dns_zone";
 /// Kind of `Microsoft.Network/privateDnsZones/virtualNetworkLinks`.
 pub const PRIVATE_DNS_ZONE_LINK: &str = "azure.private_dns_zone_link";
 
+/// Property of a Windows `azure.agent_pool` holding its `osSKU`: AKS migrates Linux OS SKUs in
+/// place but never a Windows one, so a change here forces replacement while Linux SKU changes
+/// update in place.
+pub(crate) const WINDOWS_SKU: &str = "windows_sku";
+
 /// API version for `Microsoft.ContainerService` (managed clusters, agent pools).
 pub const API_CONTAINER_SERVICE: &str = "2026-08-01";
 /// API version for `Microsoft.Network` virtual networks, subnets and private endpoints.
@@ -73,7 +78,9 @@ fn schema(
 /// the range is unused and refuses it with a conflict otherwise; replacing an in-use subnet
 /// would fail the same way), a managed cluster's `identity` (AKS updates the control-plane
 /// identity in place), and an agent pool's count, autoscaler bounds, labels, taints, mode,
-/// `orchestratorVersion` and `upgradeSettings`.
+/// `orchestratorVersion`, `upgradeSettings` and Linux `osSKU` (AKS's in-place OS SKU migration
+/// between Ubuntu and Azure Linux). `osType` and a Windows pool's SKU ([`WINDOWS_SKU`]) force
+/// replacement.
 pub(crate) fn schemas() -> Vec<KindSchema> {
     let mut schemas = vec![
         schema(RESOURCE_GROUP, &["id", "body.location"], false, &["id"]),
@@ -130,6 +137,7 @@ pub(crate) fn schemas() -> Vec<KindSchema> {
             AGENT_POOL,
             &[
                 "id",
+                WINDOWS_SKU,
                 "body.properties.vmSize",
                 "body.properties.osDiskSizeGB",
                 "body.properties.osType",

@@ -92,6 +92,16 @@
 //!   `target` property names the catalogue entry. An endpoint without a target is an error.
 //! - **Monitoring.** `omsagent` sends to the blueprint's Log Analytics workspace
 //!   (`azure.logAnalyticsWorkspaceId`); without one the expansion fails.
+//! - **Node OS.** A pool's `os` maps to `osType`/`osSKU`: none or `ubuntu` → Linux/Ubuntu (AKS's
+//!   default), `azure-linux` → Linux/AzureLinux, `windows-2019`/`windows-2022` → Windows with that
+//!   SKU; EKS image families are an error. Windows pools must be user pools with names of at most
+//!   6 characters. Linux SKU changes update in place (AKS's OS SKU migration); an `osType` change
+//!   or a Windows SKU change (the `windows_sku` property of Windows pools) replaces the pool.
+//! - **Upgrade evidence.** `upgrade_evidence` GETs the managed cluster, its agent pools, its
+//!   `upgradeProfiles/default` and the location's `kubernetesVersions`, paced as reads and never
+//!   journaled. `upgrades_offered` holds the minors above the current one that the upgrade
+//!   profile lists. The 2026-08-01 API has no add-on versions (`componentsByReleases` is
+//!   preview-only), so add-ons get a note instead of invented versions.
 //! - **Add-ons.** `azure-keyvault-secrets-provider`, `azure-policy` and `monitoring` are
 //!   `addonProfiles` (`azureKeyvaultSecretsProvider`, `azurepolicy`, `omsagent`); `keda` and
 //!   `vpa` are `workloadAutoScalerProfile` switches; `image-cleaner` is

@@ -22,6 +22,7 @@
 mod arm;
 mod credential;
 mod errors;
+mod evidence;
 mod models;
 mod transport;
 
@@ -37,9 +38,9 @@ use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 use slipway_blueprints::{Cluster, Fleet};
 use slipway_provider::{
-    Address, ApiClass, CreateRequest, Created, ErrorClass, Expander, KindSchema, LiveObject,
-    OpContext, Properties, Provider, ProviderError, Resource, ResourceState, TAG_ADDRESS,
-    UpdateRequest, Value, WaitFor,
+    Address, ApiClass, CreateRequest, Created, ErrorClass, EvidenceRequest, Expander, KindSchema,
+    LiveObject, OpContext, Properties, Provider, ProviderError, Resource, ResourceState,
+    TAG_ADDRESS, UpdateRequest, UpgradeEvidence, Value, WaitFor,
 };
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
@@ -812,6 +813,16 @@ impl Provider for AzureProvider {
             Err(e) if e.class == ErrorClass::NotFound => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Reads the live cluster, its agent pools, its upgrade profile and the location's
+    /// versions (see the `evidence` module); a missing cluster is `live: None` with a note.
+    async fn upgrade_evidence(
+        &self,
+        ctx: &OpContext,
+        req: EvidenceRequest<'_>,
+    ) -> Result<UpgradeEvidence, ProviderError> {
+        self.evidence(ctx, req).await
     }
 
     async fn wait(

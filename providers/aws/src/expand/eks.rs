@@ -7,7 +7,7 @@
 //! CSI controllers) wait for the node groups. It must never pick versions: `None` means the
 //! EKS default for the cluster's minor.
 
-use slipway_blueprints::{Endpoint, NodePool, Tier};
+use slipway_blueprints::{Endpoint, NodeOs, NodePool, Tier};
 use slipway_provider::{Address, Value};
 
 use super::iam::{self, BaseRoles};
@@ -198,9 +198,10 @@ fn taint(pool: &str, taint: &str) -> Result<Value, ExpandError> {
     Ok(Value::Map(t))
 }
 
-/// The AL2023 AMI type matching an instance type's architecture and accelerators
-/// (AL2 AMIs are not published for Kubernetes 1.33 and later).
-pub(super) fn ami_type(instance_type: &str) -> &'static str {
+/// The EKS AMI type for a pool's OS (`None` = AL2023, the EKS default) on its instance type's
+/// architecture and accelerators; `None` when EKS has none (AL2 on ARM GPUs, other clouds'
+/// OSes). AL2 AMIs are not published for Kubernetes 1.33 and later; EKS rejects them there.
+pub(super) fn ami_type(instance_type: &str, os: Option<NodeOs>) -> Option<&'static str> {
     let family = instance_type.split('.').next().unwrap_or(instance_type);
     let class: String = family
         .chars()
@@ -214,13 +215,24 @@ pub(super) fn ami_type(instance_type: &str) -> &'static str {
     let arm = family == "a1" || attributes.starts_with('g');
     let nvidia = matches!(class.as_str(), "p" | "g" | "gr");
     let neuron = matches!(class.as_str(), "inf" | "trn");
-    match (arm, nvidia, neuron) {
-        (_, _, true) => "AL2023_x86_64_NEURON",
-        (true, true, _) => "AL2023_ARM_64_NVIDIA",
-        (false, true, _) => "AL2023_x86_64_NVIDIA",
-        (true, false, _) => "AL2023_ARM_64_STANDARD",
-        (false, false, _) => "AL2023_x86_64_STANDARD",
-    }
+    Some(match (os.unwrap_or(NodeOs::Al2023), arm, nvidia, neuron) {
+        (NodeOs::Al2023, _, _, true) => "AL2023_x86_64_NEURON",
+        (NodeOs::Al2023, true, true, _) => "AL2023_ARM_64_NVIDIA",
+        (NodeOs::Al2023, false, true, _) => "AL2023_x86_64_NVIDIA",
+        (NodeOs::Al2023, true, false, _) => "AL2023_ARM_64_STANDARD",
+        (NodeOs::Al2023, false, false, _) => "AL2023_x86_64_STANDARD",
+        // The AL2 accelerated AMI carries both the NVIDIA and the Neuron drivers; x86 only.
+        (NodeOs::Al2, false, true, _) | (NodeOs::Al2, _, _, true) => "AL2_x86_64_GPU",
+        (NodeOs::Al2, true, true, _) => return None,
+        (NodeOs::Al2, true, false, _) => "AL2_ARM_64",
+        (NodeOs::Al2, false, false, _) => "AL2_x86_64",
+        (NodeOs::Bottlerocket, true, true, _) => "BOTTLEROCKET_ARM_64_NVIDIA",
+        (NodeOs::Bottlerocket, false, true, _) => "BOTTLEROCKET_x86_64_NVIDIA",
+        // Bottlerocket's standard variants carry the Neuron driver; there is no NEURON type.
+        (NodeOs::Bottlerocket, true, false, _) => "BOTTLEROCKET_ARM_64",
+        (NodeOs::Bottlerocket, false, false, _) => "BOTTLEROCKET_x86_64",
+        _ => return None,
+    })
 }
 
 fn nodegroup(
@@ -232,6 +244,12 @@ fn nodegroup(
     after: &[Address],
 ) -> Result<Address, ExpandError> {
     let addr = ctx.addr(kinds::EKS_NODEGROUP, &pool.name);
+    let ami =
+        ami_type(&pool.instance_type, pool.os).ok_or_else(|| ExpandError::UnsupportedImage {
+            pool: pool.name.clone(),
+            os: pool.os.map_or("al2023", NodeOs::as_str),
+            instance_type: pool.instance_type.clone(),
+        })?;
     let taints = pool
         .taints
         .iter()
@@ -257,7 +275,7 @@ fn nodegroup(
                 Value::from(vec![pool.instance_type.as_str()]),
             ),
             ("disk_size", Value::from(pool.disk_size_gb)),
-            ("ami_type", Value::from(ami_type(&pool.instance_type))),
+            ("ami_type", Value::from(ami)),
             ("capacity_type", Value::from("ON_DEMAND")),
             ("version", Value::from(ctx.cluster.kubernetes.to_string())),
             ("labels", string_map(&pool.labels)),
@@ -379,15 +397,42 @@ mod tests {
 
     #[test]
     fn ami_type_follows_architecture_and_accelerators() {
-        assert_eq!(ami_type("m6i.large"), "AL2023_x86_64_STANDARD");
-        assert_eq!(ami_type("t3.large"), "AL2023_x86_64_STANDARD");
-        assert_eq!(ami_type("m7g.xlarge"), "AL2023_ARM_64_STANDARD");
-        assert_eq!(ami_type("c6gn.large"), "AL2023_ARM_64_STANDARD");
-        assert_eq!(ami_type("t4g.medium"), "AL2023_ARM_64_STANDARD");
-        assert_eq!(ami_type("g5.xlarge"), "AL2023_x86_64_NVIDIA");
-        assert_eq!(ami_type("p4d.24xlarge"), "AL2023_x86_64_NVIDIA");
-        assert_eq!(ami_type("g5g.xlarge"), "AL2023_ARM_64_NVIDIA");
-        assert_eq!(ami_type("inf2.xlarge"), "AL2023_x86_64_NEURON");
+        assert_eq!(ami_type("m6i.large", None), Some("AL2023_x86_64_STANDARD"));
+        assert_eq!(ami_type("t3.large", None), Some("AL2023_x86_64_STANDARD"));
+        assert_eq!(ami_type("m7g.xlarge", None), Some("AL2023_ARM_64_STANDARD"));
+        assert_eq!(ami_type("c6gn.large", None), Some("AL2023_ARM_64_STANDARD"));
+        assert_eq!(ami_type("t4g.medium", None), Some("AL2023_ARM_64_STANDARD"));
+        assert_eq!(ami_type("g5.xlarge", None), Some("AL2023_x86_64_NVIDIA"));
+        assert_eq!(ami_type("p4d.24xlarge", None), Some("AL2023_x86_64_NVIDIA"));
+        assert_eq!(ami_type("g5g.xlarge", None), Some("AL2023_ARM_64_NVIDIA"));
+        assert_eq!(ami_type("inf2.xlarge", None), Some("AL2023_x86_64_NEURON"));
+        let al2023 = Some(NodeOs::Al2023);
+        assert_eq!(
+            ami_type("m6i.large", al2023),
+            Some("AL2023_x86_64_STANDARD")
+        );
+    }
+
+    #[test]
+    fn ami_type_follows_the_pool_os() {
+        let al2 = Some(NodeOs::Al2);
+        assert_eq!(ami_type("m6i.large", al2), Some("AL2_x86_64"));
+        assert_eq!(ami_type("m7g.large", al2), Some("AL2_ARM_64"));
+        assert_eq!(ami_type("g5.xlarge", al2), Some("AL2_x86_64_GPU"));
+        assert_eq!(ami_type("inf2.xlarge", al2), Some("AL2_x86_64_GPU"));
+        assert_eq!(ami_type("g5g.xlarge", al2), None);
+        let br = Some(NodeOs::Bottlerocket);
+        assert_eq!(ami_type("m6i.large", br), Some("BOTTLEROCKET_x86_64"));
+        assert_eq!(ami_type("m7g.large", br), Some("BOTTLEROCKET_ARM_64"));
+        assert_eq!(
+            ami_type("g5.xlarge", br),
+            Some("BOTTLEROCKET_x86_64_NVIDIA")
+        );
+        assert_eq!(
+            ami_type("g5g.xlarge", br),
+            Some("BOTTLEROCKET_ARM_64_NVIDIA")
+        );
+        assert_eq!(ami_type("m6i.large", Some(NodeOs::Ubuntu)), None);
     }
 
     #[test]

@@ -576,3 +576,18 @@ fn name_tags_are_readable_and_name_single_objects_by_kind() {
         Value::from("commerce-prod-use1-nodes")
     );
 }
+
+#[test]
+fn node_pool_os_selects_the_ami_family_and_unmappable_ones_fail() {
+    let mut cluster = prod_private();
+    cluster.node_pools[0].os = Some(slipway_blueprints::NodeOs::Bottlerocket);
+    let name = cluster.node_pools[0].name.clone();
+    let resources = run(&cluster);
+    let ng = get(&resources, kinds::EKS_NODEGROUP, &name);
+    assert_eq!(prop(ng, "ami_type"), &Value::from("BOTTLEROCKET_x86_64"));
+
+    cluster.node_pools[0].os = Some(slipway_blueprints::NodeOs::Al2);
+    cluster.node_pools[0].instance_type = "g5g.xlarge".to_owned();
+    let err = expand(&fleet(), &cluster).expect_err("no AL2 ARM GPU AMI");
+    assert!(matches!(err, ExpandError::UnsupportedImage { .. }), "{err}");
+}

@@ -65,9 +65,7 @@ pub fn fleet() -> Fleet {
         name: "fleet.yaml".into(),
         text: BLUEPRINT.to_owned(),
     }];
-    let options = LoadOptions {
-        today: jiff::civil::date(2026, 11, 21),
-    };
+    let options = LoadOptions::new(jiff::civil::date(2026, 11, 21));
     match load_sources(sources, &options) {
         Ok(loaded) => loaded.fleet,
         Err(failure) => panic!(

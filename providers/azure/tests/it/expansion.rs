@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use slipway_azure::{AzureExpander, ExpandError};
-use slipway_blueprints::{Addon, Cloud, Cluster, PoolRole, RoleAssignment};
+use slipway_blueprints::{Addon, Cloud, Cluster, NodeOs, PoolRole, RoleAssignment};
 use slipway_provider::{Expander, Resource, TAG_ADDRESS, TAG_CLUSTER, TAG_FLEET, Value};
 
 use crate::fixtures::{self, SUBSCRIPTION};
@@ -270,6 +270,7 @@ fn agent_pools_are_replaced_before_destroy_on_vm_size_and_scale_in_place() {
         "nodeTaints",
         "orchestratorVersion",
         "upgradeSettings",
+        "osSKU",
     ] {
         let path = format!("body.properties.{in_place}");
         assert!(
@@ -280,6 +281,13 @@ fn agent_pools_are_replaced_before_destroy_on_vm_size_and_scale_in_place() {
             "{path} forces replacement"
         );
     }
+    // AKS migrates Linux OS SKUs in place, never the OS type or a Windows SKU.
+    assert!(
+        schema
+            .replace_on
+            .contains(&"body.properties.osType".to_owned())
+    );
+    assert!(schema.replace_on.contains(&"windows_sku".to_owned()));
     for kind in expander
         .kinds()
         .iter()
@@ -287,6 +295,24 @@ fn agent_pools_are_replaced_before_destroy_on_vm_size_and_scale_in_place() {
     {
         assert!(!kind.create_before_destroy, "{}", kind.kind);
     }
+}
+
+#[test]
+fn pools_run_ubuntu_by_default_and_windows_pools_carry_their_sku() {
+    let rs = expand(&fixtures::prod());
+    let general = find(&rs, "prod-weu/azure.agent_pool/general");
+    assert_eq!(str_at(general, "body.properties.osType"), "Linux");
+    assert_eq!(str_at(general, "body.properties.osSKU"), "Ubuntu");
+    assert!(at(general, "windows_sku").is_none());
+    let win = find(&rs, "prod-weu/azure.agent_pool/win");
+    assert_eq!(str_at(win, "body.properties.osType"), "Windows");
+    assert_eq!(str_at(win, "body.properties.osSKU"), "Windows2022");
+    assert_eq!(str_at(win, "windows_sku"), "Windows2022");
+    let mut c = fixtures::prod();
+    c.node_pools[1].os = Some(NodeOs::AzureLinux);
+    let rs = expand(&c);
+    let general = find(&rs, "prod-weu/azure.agent_pool/general");
+    assert_eq!(str_at(general, "body.properties.osSKU"), "AzureLinux");
 }
 
 #[test]
@@ -441,6 +467,24 @@ fn bad_input_is_reported_not_expanded() {
         expand_err(&c),
         ExpandError::InvalidName {
             what: "agent pool name",
+            ..
+        }
+    ));
+
+    let mut c = fixtures::prod();
+    c.node_pools[1].os = Some(NodeOs::Bottlerocket);
+    assert!(matches!(expand_err(&c), ExpandError::UnsupportedOs { .. }));
+
+    let mut c = fixtures::prod();
+    c.node_pools[0].os = Some(NodeOs::Windows2022);
+    assert!(matches!(expand_err(&c), ExpandError::WindowsSystemPool(_)));
+
+    let mut c = fixtures::prod();
+    c.node_pools[2].name = "windows".into();
+    assert!(matches!(
+        expand_err(&c),
+        ExpandError::InvalidName {
+            what: "Windows agent pool name",
             ..
         }
     ));

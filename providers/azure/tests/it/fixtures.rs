@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use slipway_blueprints::{
-    Addon, AzureSettings, Cloud, Cluster, Endpoint, Fleet, KubeVersion, Network, NodePool,
+    Addon, AzureSettings, Cloud, Cluster, Endpoint, Fleet, KubeVersion, Network, NodeOs, NodePool,
     PoolRole, PoolUpgrade, RoleAssignment, Tier, WorkloadIdentity, subnets,
 };
 
@@ -32,6 +32,7 @@ fn pool(name: &str, role: PoolRole, vm: &str, min: u32, max: u32) -> NodePool {
             max_surge: "33%".into(),
             max_unavailable: 0,
         },
+        os: None,
     }
 }
 
@@ -43,7 +44,8 @@ fn network(cidr: &str, zones: &[String]) -> Network {
     }
 }
 
-/// A private production cluster: three zones, a system and a user pool, every add-on, two
+/// A private production cluster: three zones, a system pool, a Linux and a Windows Server
+/// 2022 user pool, every add-on, two
 /// workload identities with role assignments, private endpoints for ACR and Key Vault.
 pub fn prod() -> Cluster {
     let zones: Vec<String> = ["1", "2", "3"].map(String::from).to_vec();
@@ -56,6 +58,8 @@ pub fn prod() -> Cluster {
         max_surge: "1".into(),
         max_unavailable: 1,
     };
+    let mut win = pool("win", PoolRole::User, "Standard_D4s_v5", 1, 3);
+    win.os = Some(NodeOs::Windows2022);
     let storage = format!(
         "/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/ordersdata"
     );
@@ -72,7 +76,7 @@ pub fn prod() -> Cluster {
         endpoint: Endpoint::Private,
         network: network("10.30.0.0/16", &zones),
         zones,
-        node_pools: vec![system, general],
+        node_pools: vec![system, general, win],
         addons: [
             "azure-keyvault-secrets-provider",
             "azure-policy",
@@ -186,4 +190,15 @@ pub fn fleet() -> Fleet {
         rings: Vec::new(),
         digest: "0".repeat(64),
     }
+}
+
+/// The dev cluster at Kubernetes 1.32 with a Windows Server 2019 user pool (AKS runs that SKU
+/// up to 1.32).
+pub fn dev_windows_2019() -> Cluster {
+    let mut c = dev();
+    c.kubernetes = KubeVersion::new(1, 32);
+    let mut win = pool("win19", PoolRole::User, "Standard_D4s_v5", 1, 1);
+    win.os = Some(NodeOs::Windows2019);
+    c.node_pools.push(win);
+    c
 }
