@@ -763,15 +763,7 @@ mod tests {
     fn node_os_rows_cover_every_family_once() {
         let rows = parse_node_os(NODE_OS).unwrap();
         assert_eq!(rows.len(), NODE_OS.lines().count() - 1);
-        for os in [
-            NodeOs::Al2023,
-            NodeOs::Al2,
-            NodeOs::Bottlerocket,
-            NodeOs::Ubuntu,
-            NodeOs::AzureLinux,
-            NodeOs::Windows2019,
-            NodeOs::Windows2022,
-        ] {
+        for os in NodeOs::ALL {
             assert_eq!(rows.iter().filter(|(_, w)| w.os == os).count(), 1, "{os}");
         }
         for (cloud, w) in &rows {

@@ -200,6 +200,12 @@ eks.get_waiter("cluster_active").wait(name="b3", WaiterConfig=FAST)
 check(eks.describe_cluster(name="b3")["cluster"]["version"] == "1.35", "upgraded")
 insights = eks.list_insights(clusterName="b3", filter={"categories": ["UPGRADE_READINESS"]})["insights"]
 check(any(i["name"] == "Kubelet version skew" and i["insightStatus"]["status"] == "WARNING" for i in insights), "skew insight")
+for i in insights:
+    detail = eks.describe_insight(clusterName="b3", id=i["id"])["insight"]
+    check(detail["id"] == i["id"] and detail["category"] == "UPGRADE_READINESS", "describe_insight " + i["name"])
+    check(hasattr(detail["lastRefreshTime"], "year"), "insight timestamps parse as datetimes")
+    summary = detail["categorySpecificSummary"]
+    check(isinstance(summary.get("deprecationDetails", []), list) and isinstance(summary.get("addonCompatibilityDetails", []), list), "insight summary shape")
 eks.update_nodegroup_version(clusterName="b3", nodegroupName="general")
 eks.get_waiter("nodegroup_active").wait(clusterName="b3", nodegroupName="general", WaiterConfig=FAST)
 check(eks.describe_nodegroup(clusterName="b3", nodegroupName="general")["nodegroup"]["version"] == "1.35", "nodegroup upgraded")

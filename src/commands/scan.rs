@@ -39,6 +39,9 @@ pub async fn run(args: &ScanArgs, global: &Global, out: &Out) -> Result<u8, Fail
         Ok(loaded) => loaded,
         Err(f) => return Err(Failure::Invalid(f.diagnostics)),
     };
+    if !out.quiet {
+        out.diagnostics(&before.warnings);
+    }
     let fleet = &before.fleet;
     let clusters = select(fleet, &args.selection.clusters)?;
     let invariants = {

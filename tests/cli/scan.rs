@@ -89,7 +89,7 @@ fn files_directories_and_stdin_are_scanned_with_locations_and_removed_apis_exit_
         .stdout
         .clone();
     let doc = one_json_document(&out);
-    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["version"], 1);
     assert_eq!(doc["target"], "1.25");
     assert_eq!(doc["blocking"], true);
     assert_eq!(
@@ -525,27 +525,30 @@ fn kubeconfig(dir: &Path, server: &str) -> std::path::PathBuf {
     path
 }
 
+/// `scan --to TO` of the dev cluster alone, with live objects from `config`; checks the exit code.
+fn scan_live(dir: &Path, fleet: &Path, config: &Path, to: &str, code: i32) -> serde_json::Value {
+    let out = slipway(dir)
+        .args(["scan", fleet.to_str().unwrap(), "--to", to, "--no-cloud"])
+        .args([
+            "--cluster",
+            "dev-use1",
+            "--kubeconfig",
+            config.to_str().unwrap(),
+        ])
+        .args(["--output", "json"])
+        .assert()
+        .code(code)
+        .get_output()
+        .stdout
+        .clone();
+    one_json_document(&out)
+}
+
 #[test]
 fn live_objects_are_read_through_a_kubeconfig_and_an_unreachable_cluster_is_a_note() {
     let (dir, fleet) = quickstart();
     let config = kubeconfig(dir.path(), &fake_api_server());
-    let out = slipway(dir.path())
-        .args([
-            "scan",
-            fleet.to_str().unwrap(),
-            "--to",
-            "1.22",
-            "--no-cloud",
-            "--cluster",
-            "dev-use1",
-        ])
-        .args(["--kubeconfig", config.to_str().unwrap(), "--output", "json"])
-        .assert()
-        .code(5)
-        .get_output()
-        .stdout
-        .clone();
-    let doc = one_json_document(&out);
+    let doc = scan_live(dir.path(), &fleet, &config, "1.22", 5);
     let live = doc["findings"]
         .as_array()
         .unwrap()
@@ -566,23 +569,7 @@ fn live_objects_are_read_through_a_kubeconfig_and_an_unreachable_cluster_is_a_no
     let unreachable = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
     let config = kubeconfig(dir.path(), &unreachable);
-    let out = slipway(dir.path())
-        .args([
-            "scan",
-            fleet.to_str().unwrap(),
-            "--to",
-            "1.36",
-            "--no-cloud",
-            "--cluster",
-            "dev-use1",
-        ])
-        .args(["--kubeconfig", config.to_str().unwrap(), "--output", "json"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let doc = one_json_document(&out);
+    let doc = scan_live(dir.path(), &fleet, &config, "1.36", 0);
     let notes = doc["notes"].to_string();
     assert!(
         notes.contains("dev-use1: live cluster objects skipped") && notes.contains(&unreachable),

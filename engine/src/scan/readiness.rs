@@ -81,8 +81,14 @@ pub fn assess(
         notes.extend(e.notes.iter().cloned());
     }
     let live = read.and_then(|e| e.live.as_ref());
-    if read.is_some() && live.is_none() {
-        notes.push("cluster not found in the cloud: judged from the blueprint only".into());
+    if let Some(e) = read
+        && e.live.is_none()
+    {
+        notes.push(if e.notes.is_empty() {
+            "cluster not found in the cloud: judged from the blueprint only".into()
+        } else {
+            "judged from the blueprint only".into()
+        });
     }
     let live_minor = live.and_then(|l| minor_of(&l.version));
     if let (Some(l), Some(m)) = (live, live_minor)

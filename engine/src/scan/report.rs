@@ -264,7 +264,8 @@ pub struct ScanSummary {
 /// The whole scan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScanReport {
-    /// [`SCAN_FORMAT_VERSION`].
+    /// [`SCAN_FORMAT_VERSION`]; named `version` like every JSON document of the CLI.
+    #[serde(rename = "version")]
     pub format_version: u32,
     /// Fleet name.
     pub fleet: String,
