@@ -95,6 +95,8 @@ pub enum Command {
     /// Deprecation and upgrade-readiness scan against a target Kubernetes minor; exit 5 when
     /// anything blocks the upgrade.
     Scan(ScanArgs),
+    /// Upgrade rings: move the fleet to a Kubernetes minor ring by ring, one minor at a time.
+    Upgrade(UpgradeArgs),
     /// Print the blueprint JSON Schema.
     Schema,
     /// Run the cloud emulator.
@@ -166,6 +168,80 @@ pub struct ScanArgs {
     pub no_cloud: bool,
     #[command(flatten)]
     pub selection: Selection,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    #[command(subcommand)]
+    pub command: UpgradeCommand,
+}
+
+/// What every upgrade subcommand names: the blueprint and the target minor.
+#[derive(Debug, Args)]
+pub struct RolloutTarget {
+    #[command(flatten)]
+    pub blueprint: BlueprintArgs,
+    /// Target Kubernetes minor, e.g. `1.36`.
+    #[arg(long = "to", value_name = "VERSION")]
+    pub to: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UpgradeCommand {
+    /// Show the rollout: rings in order, each cluster's hops and steps.
+    Plan(RolloutTarget),
+    /// Do whatever is due now and stop; exit 0 after doing something (or when finished), 6 when
+    /// only waiting remains (soak, approval, pause), 1 when a ring halted. Safe to schedule.
+    Advance(RolloutTarget),
+    /// Drive the rollout to the end in this process, sleeping through soaks; stops (exit 6) at an
+    /// approval or a pause, and (exit 1) when a ring halts.
+    Run(RolloutTarget),
+    /// Where every ring and cluster stands, and what happens next.
+    Status {
+        #[command(flatten)]
+        target: RolloutTarget,
+        /// Also list every journaled rollout event (the evidence: who, when, gate results,
+        /// versions before and after).
+        #[arg(long)]
+        events: bool,
+    },
+    /// Approve a ring that requires it.
+    Approve {
+        #[command(flatten)]
+        target: RolloutTarget,
+        /// The ring.
+        #[arg(long, value_name = "NAME")]
+        ring: String,
+    },
+    /// Stop starting anything until `resume`.
+    Pause {
+        #[command(flatten)]
+        target: RolloutTarget,
+        /// Why (recorded).
+        #[arg(long, value_name = "TEXT", default_value = "paused by an operator")]
+        reason: String,
+    },
+    /// Undo `pause`.
+    Resume(RolloutTarget),
+    /// Run a failed cluster's failed step again.
+    Retry {
+        #[command(flatten)]
+        target: RolloutTarget,
+        /// The cluster.
+        #[arg(long, value_name = "NAME")]
+        cluster: String,
+    },
+    /// Leave a cluster out of the rollout (recorded with the reason).
+    Skip {
+        #[command(flatten)]
+        target: RolloutTarget,
+        /// The cluster.
+        #[arg(long, value_name = "NAME")]
+        cluster: String,
+        /// Why (required).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
 }
 
 /// How `scan` writes its report.

@@ -46,6 +46,42 @@ pub fn load_fleet(path: &Path, global: &Global, out: &Out) -> Result<Fleet, Fail
     }
 }
 
+/// The fleet as plans must see it: clusters that an upgrade rollout moved past the version the
+/// blueprint declares are planned at the version they reached (with a warning), never moved
+/// back, because clouds refuse downgrades and a plan that proposes one is a trap.
+pub async fn with_rollouts(
+    path: &Path,
+    fleet: Fleet,
+    store: &dyn StateStore,
+    global: &Global,
+    out: &Out,
+) -> Result<Fleet, Failure> {
+    let journal = store.journal(None).await?;
+    let ahead: std::collections::BTreeMap<String, slipway_blueprints::KubeVersion> =
+        slipway_engine::rollout::reached_versions(&journal)
+            .into_iter()
+            .filter(|(name, reached)| {
+                fleet
+                    .clusters
+                    .iter()
+                    .any(|c| &c.name == name && c.kubernetes < *reached)
+            })
+            .collect();
+    if ahead.is_empty() {
+        return Ok(fleet);
+    }
+    for (name, reached) in &ahead {
+        out.note(&format!(
+            "warning: cluster `{name}` runs {reached} after an upgrade rollout but the blueprint declares an older minor; planning it at {reached} (update the blueprint)"
+        ));
+    }
+    let mut options = LoadOptions::new(today(global)?);
+    options.kubernetes_overrides = ahead;
+    slipway_blueprints::load(path, &options)
+        .map(|l| l.fleet)
+        .map_err(|f| Failure::Invalid(f.diagnostics))
+}
+
 /// The directory state and other local files live beside: the blueprint's directory.
 pub fn blueprint_dir(path: &Path) -> PathBuf {
     if path.is_dir() {

@@ -15,6 +15,8 @@ pub const EXIT_INVALID: u8 = 3;
 pub const EXIT_LOCKED: u8 = 4;
 /// `scan` found removed APIs or other blocking findings.
 pub const EXIT_BLOCKED: u8 = 5;
+/// `upgrade` has nothing to do but wait (soak, approval, pause): not a failure.
+pub const EXIT_WAITING: u8 = 6;
 
 /// A command failure, rendered by [`crate::render::Out::failure`].
 #[derive(Debug)]

@@ -630,7 +630,27 @@ const ADDONS: &[AddonInfo] = &[
         AzureAddon::Feature("securityProfile.imageCleaner"),
         None,
     ),
+    addon(
+        ISTIO_ADDON,
+        None,
+        AzureAddon::Feature("serviceMeshProfile.istio"),
+        None,
+    ),
 ];
+
+/// The AKS Istio-based service mesh add-on; its `version` is a mesh revision (`asm-1-28`).
+pub const ISTIO_ADDON: &str = "istio";
+
+/// Whether `revision` is spelled like an AKS service mesh revision: `asm-1-N`, Istio's minor
+/// after the major (`asm-1-28` is Istio 1.28).
+pub fn is_mesh_revision(revision: &str) -> bool {
+    revision.strip_prefix("asm-1-").is_some_and(|m| {
+        !m.is_empty()
+            && m.len() <= 3
+            && m.bytes().all(|b| b.is_ascii_digit())
+            && !m.starts_with('0')
+    })
+}
 
 /// The whole add-on catalogue.
 pub fn addons() -> &'static [AddonInfo] {
@@ -870,6 +890,20 @@ mod tests {
         assert!(addon_info("ebs-csi").unwrap().accepted_on(Cloud::Azure));
         assert!(!addon_info("ebs-csi").unwrap().installed_on(Cloud::Azure));
         assert!(!addon_info("keda").unwrap().accepted_on(Cloud::Aws));
+        let istio = addon_info(ISTIO_ADDON).unwrap();
+        assert!(!istio.accepted_on(Cloud::Aws));
+        assert!(istio.installed_on(Cloud::Azure));
+        assert!(is_mesh_revision("asm-1-28"));
+        for bad in [
+            "asm-1-",
+            "asm-2-28",
+            "asm-1-028",
+            "1.28",
+            "asm-1-2x",
+            "ASM-1-28",
+        ] {
+            assert!(!is_mesh_revision(bad), "{bad}");
+        }
         assert!(DEFAULT_AWS_ADDONS.iter().all(|a| addon_info(a).is_some()));
         assert_eq!(
             private_endpoint_service(Cloud::Azure, "acr").unwrap().kind,

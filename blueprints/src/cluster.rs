@@ -1274,18 +1274,18 @@ fn read_addons(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<Addon>> {
             continue;
         };
         for item in items {
-            let (name_node, version) = match &item.kind {
+            let (name_node, version, version_node) = match &item.kind {
                 Kind::Map(_) => {
                     let Some(f) = read::fields(cx.r, item, "an add-on", &["name", "version"], &[])
                     else {
                         ok = false;
                         continue;
                     };
-                    let version = f
-                        .get("version")
-                        .and_then(|v| read::string(cx.r, v, "add-on `version`"));
+                    let version_node = f.get("version");
+                    let version =
+                        version_node.and_then(|v| read::string(cx.r, v, "add-on `version`"));
                     match f.get("name") {
-                        Some(n) => (n, version),
+                        Some(n) => (n, version, version_node),
                         None => {
                             read::missing(cx.r, item, "name", "An add-on");
                             ok = false;
@@ -1293,13 +1293,16 @@ fn read_addons(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<Addon>> {
                         }
                     }
                 }
-                _ => (item, None),
+                _ => (item, None, None),
             };
             let Some(name) = read::string(cx.r, name_node, "an add-on name") else {
                 ok = false;
                 continue;
             };
             match check_addon(cx, cloud, &name, name_node) {
+                Some(true) if !addon_version_ok(cx, &name, version.as_deref(), version_node) => {
+                    ok = false;
+                }
                 Some(true) => out.push(Addon { name, version }),
                 Some(false) => {}
                 None => ok = false,
@@ -1307,6 +1310,33 @@ fn read_addons(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<Addon>> {
         }
     }
     ok.then_some(out)
+}
+
+/// Whether a pinned version is spelled as the add-on's cloud names its versions; only the AKS
+/// service mesh has a fixed spelling (`asm-1-28`), other versions are the cloud's to judge.
+fn addon_version_ok(
+    cx: &mut Cx<'_>,
+    name: &str,
+    version: Option<&str>,
+    node: Option<&Node>,
+) -> bool {
+    let (Some(v), Some(node)) = (version, node) else {
+        return true;
+    };
+    if name != catalog::ISTIO_ADDON || catalog::is_mesh_revision(v) {
+        return true;
+    }
+    cx.r.error(
+        Code::InvalidValue,
+        node,
+        format!("`{v}` is not an AKS service mesh revision."),
+        Some(
+            "pin `istio` to a mesh revision such as `asm-1-28` \
+             (`az aks mesh get-revisions --location <region>` lists them)"
+                .to_owned(),
+        ),
+    );
+    false
 }
 
 /// Whether the add-on is installed on `cloud` (`Some(false)`: accepted but built in).

@@ -112,6 +112,17 @@ struct Update {
     status: String,
     target: Target,
     apply: Option<Apply>,
+    /// An injected failure: the update ends `Failed` with this error and applies nothing.
+    #[serde(default)]
+    failure: Option<UpdateError>,
+}
+
+/// One entry of an update's `errors`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct UpdateError {
+    code: String,
+    message: String,
+    resource_ids: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -140,6 +151,9 @@ struct Nodegroup {
     client_token: Option<String>,
     /// A failure decided at create time (IAM or injected), applied when CREATING ends.
     fail: Option<(String, String)>,
+    /// Version updates failed by injection so far, for `fail=nodegroup-update:…:COUNT`.
+    #[serde(default)]
+    injected_update_failures: u32,
     issues: Vec<(String, String)>,
     asg: String,
 }
@@ -497,13 +511,19 @@ fn base64(bytes: &[u8]) -> String {
 // ---------------------------------------------------------------- rendering
 
 fn update_json(u: &Update) -> Value {
+    let errors: Vec<Value> = u
+        .failure
+        .iter()
+        .filter(|_| u.status == "Failed")
+        .map(|e| json!({"errorCode": e.code, "errorMessage": e.message, "resourceIds": e.resource_ids}))
+        .collect();
     json!({
         "id": u.id,
         "status": u.status,
         "type": u.kind,
         "params": u.params.iter().map(|(t, v)| json!({"type": t, "value": v})).collect::<Vec<_>>(),
         "createdAt": epoch_seconds(u.created),
-        "errors": [],
+        "errors": errors,
     })
 }
 
@@ -1021,6 +1041,7 @@ fn new_update(
         status: "InProgress".to_owned(),
         target,
         apply,
+        failure: None,
     }
 }
 
@@ -1478,6 +1499,13 @@ fn update_cluster_version(
         )));
     }
     for n in c.nodegroups.values() {
+        // A rolling node group is reported as busy, not by the version it is leaving.
+        if n.status == "UPDATING" || n.status == "CREATING" {
+            return Err(in_use(format!(
+                "Nodegroup {} has an update in progress",
+                n.name
+            )));
+        }
         let ng = data::minor(&n.version).unwrap_or(0);
         if to.saturating_sub(ng) > data::kubelet_skew(to) {
             return Err(invalid(format!(
@@ -1485,12 +1513,6 @@ fn update_cluster_version(
                 n.name,
                 n.version,
                 data::kubelet_skew(to)
-            )));
-        }
-        if n.status == "UPDATING" || n.status == "CREATING" {
-            return Err(in_use(format!(
-                "Nodegroup {} has an update in progress",
-                n.name
             )));
         }
     }
@@ -2050,6 +2072,7 @@ fn create_nodegroup(
         tags,
         client_token: token,
         fail,
+        injected_update_failures: 0,
         issues: Vec::new(),
         asg: format!("eks-{name}-{id}"),
     };
@@ -2229,6 +2252,7 @@ fn update_nodegroup_version(
     }
     let id = ctx.uuid();
     let (now, seed, scale) = (ctx.now, ctx.settings.seed, ctx.settings.time_scale);
+    let faults = ctx.faults;
     let c = cluster_mut(ctx, cluster_name)?;
     let cluster_version = c.version.clone();
     let n = nodegroup_updatable(c, name)?;
@@ -2237,6 +2261,14 @@ fn update_nodegroup_version(
     if data::minor(&version) < data::minor(&n.version) {
         return Err(invalid(format!(
             "Requested version {version} is older than the nodegroup's version {}",
+            n.version
+        )));
+    }
+    // UpdateNodegroupVersion offers the latest AMI of the node group's own minor or of the
+    // cluster's: a minor in between is not a target.
+    if version != n.version && version != cluster_version {
+        return Err(invalid(format!(
+            "Requested Nodegroup Kubernetes version {version} is invalid: a node group can be updated to its current version {} or to the cluster version {cluster_version}",
             n.version
         )));
     }
@@ -2273,11 +2305,34 @@ fn update_nodegroup_version(
         now + crate::lifecycle::duration_ms(Op::NodegroupRoll { batches }, &id, seed, scale);
     n.status = "UPDATING".to_owned();
     n.modified = now;
+    // Whatever the outcome, the node group is ACTIVE again when the update ends; a failed
+    // update leaves its version and release as they were.
     n.pending = Some(Pending {
         at: deadline,
         to: "ACTIVE".to_owned(),
     });
-    let u = new_update(
+    let failure = faults
+        .fails_after(
+            FailureTarget::NodegroupUpdate,
+            &[name],
+            n.injected_update_failures,
+        )
+        .then(|| {
+            n.injected_update_failures += 1;
+            let h = hash_str(seed, &id);
+            UpdateError {
+                code: "PodEvictionFailure".to_owned(),
+                message: format!(
+                    "Reached max retries while trying to evict pods from nodes in node group {name}"
+                ),
+                resource_ids: vec![format!(
+                    "ip-10-0-{}-{}.ec2.internal",
+                    h % 256,
+                    (h >> 8) % 254 + 1
+                )],
+            }
+        });
+    let mut u = new_update(
         id,
         "VersionUpdate",
         vec![
@@ -2289,6 +2344,7 @@ fn update_nodegroup_version(
         Target::Nodegroup(name.to_owned()),
         Some(Apply::Nodegroup { version, release }),
     );
+    u.failure = failure;
     let out = json!({"update": update_json(&u)});
     c.updates.push(u);
     Ok(out)
@@ -2329,7 +2385,8 @@ fn check_addon_common(body: &Map<String, Value>, iam: &Iam) -> ApiResult<()> {
     {
         return Err(invalid("configurationValues is not valid JSON"));
     }
-    if let Some(r) = string(body, "serviceAccountRoleArn")? {
+    // An empty ARN removes the role (UpdateAddon), so only a named role must exist.
+    if let Some(r) = string(body, "serviceAccountRoleArn")?.filter(|r| !r.is_empty()) {
         role_exists(iam, &r, "service account")?;
     }
     Ok(())
@@ -2435,7 +2492,7 @@ fn create_addon(
         }),
         created: now,
         modified: now,
-        service_account_role: string(body, "serviceAccountRoleArn")?,
+        service_account_role: string(body, "serviceAccountRoleArn")?.filter(|r| !r.is_empty()),
         configuration: string(body, "configurationValues")?,
         associations: association_arns,
         fail: fails,
@@ -2555,8 +2612,8 @@ fn update_addon(
         ));
     }
     if let Some(a) = c.addons.get_mut(name) {
-        if role.is_some() {
-            a.service_account_role = role;
+        if let Some(r) = role {
+            a.service_account_role = Some(r).filter(|r| !r.is_empty());
         }
         if cfg.is_some() {
             a.configuration = cfg;
@@ -3377,6 +3434,11 @@ pub(crate) fn sweep(r: &mut EksRegion, ec2r: &mut Ec2Region, now: u64) -> bool {
             .filter(|u| u.status == "InProgress" && u.done_at <= now)
         {
             changed = true;
+            if u.failure.is_some() {
+                u.status = "Failed".to_owned();
+                u.apply = None;
+                continue;
+            }
             u.status = "Successful".to_owned();
             match u.apply.take() {
                 Some(Apply::Cluster(v)) => c.version = v,

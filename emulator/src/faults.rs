@@ -62,6 +62,10 @@ pub struct OperationFailure {
     pub target: FailureTarget,
     /// Glob (`*`, `?`) over the object's name (EKS, ARM) or `Name` tag or id (EC2).
     pub pattern: String,
+    /// How many attempts fail per matching object before later ones succeed (update
+    /// targets); `None` fails every attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
 }
 
 /// The kinds of object whose creation can be made to fail.
@@ -72,6 +76,9 @@ pub enum FailureTarget {
     Cluster,
     /// EKS managed node group: `CREATING` → `CREATE_FAILED` with a health issue.
     Nodegroup,
+    /// EKS managed node group version update: the update ends `Failed` with a
+    /// `PodEvictionFailure`, and the node group returns to `ACTIVE` at its old version.
+    NodegroupUpdate,
     /// EKS add-on: `CREATING` → `CREATE_FAILED` with a health issue.
     Addon,
     /// NAT gateway: `pending` → `failed`.
@@ -91,12 +98,68 @@ impl FromStr for FailureTarget {
         Ok(match s {
             "cluster" => Self::Cluster,
             "nodegroup" => Self::Nodegroup,
+            "nodegroup-update" | "nodegroup_update" => Self::NodegroupUpdate,
             "addon" => Self::Addon,
             "nat" | "nat_gateway" => Self::NatGateway,
             "vpce" | "vpc_endpoint" => Self::VpcEndpoint,
             "managedcluster" | "managed_cluster" => Self::ManagedCluster,
             "agentpool" | "agent_pool" => Self::AgentPool,
             _ => return Err(FaultParseError::UnknownTarget(s.to_owned())),
+        })
+    }
+}
+
+impl FailureTarget {
+    /// Whether this target is an update of an existing object, which can be retried and so
+    /// can be made to fail a number of times only.
+    pub fn is_update(self) -> bool {
+        matches!(self, Self::NodegroupUpdate)
+    }
+}
+
+impl FromStr for OperationFailure {
+    type Err = FaultParseError;
+
+    /// Parses `TARGET[-once][:PATTERN[:COUNT]]`; a missing pattern is `*`. `-once` and
+    /// `:COUNT` apply to update targets only; for other targets everything after the first
+    /// `:` is the pattern, as before counts existed.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let (target, rest) = value.split_once(':').unwrap_or((value, "*"));
+        let (target, once) = match target.strip_suffix("-once") {
+            Some(t) => (t, true),
+            None => (target, false),
+        };
+        let target: FailureTarget = target.parse()?;
+        if !target.is_update() {
+            if once {
+                return Err(FaultParseError::CountOnCreate(value.to_owned()));
+            }
+            return Ok(Self {
+                target,
+                pattern: rest.to_owned(),
+                times: None,
+            });
+        }
+        let (pattern, count) = match rest.rsplit_once(':') {
+            Some((pattern, count)) => {
+                let n = count
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| FaultParseError::BadCount(value.to_owned()))?;
+                (pattern, Some(n))
+            }
+            None => (rest, None),
+        };
+        let times = match (once, count) {
+            (true, Some(_)) => return Err(FaultParseError::BadCount(value.to_owned())),
+            (true, None) => Some(1),
+            (false, count) => count,
+        };
+        Ok(Self {
+            target,
+            pattern: pattern.to_owned(),
+            times,
         })
     }
 }
@@ -130,14 +193,25 @@ pub enum FaultParseError {
     },
     /// `fail=` named an unknown object kind.
     #[error(
-        "unknown failure target `{0}` (known: cluster, nodegroup, addon, nat, vpce, managedcluster, agentpool; form fail=TARGET:PATTERN)"
+        "unknown failure target `{0}` (known: cluster, nodegroup, nodegroup-update, addon, nat, vpce, managedcluster, agentpool; form fail=TARGET:PATTERN, or fail=TARGET-once:PATTERN / fail=TARGET:PATTERN:COUNT for update targets)"
     )]
     UnknownTarget(String),
+    /// `-once` on a create target, whose failed object is not retried in place.
+    #[error(
+        "failure `{0}` cannot fail once: `-once` and `:COUNT` apply to update targets (nodegroup-update)"
+    )]
+    CountOnCreate(String),
+    /// A count that is not a positive integer, or both `-once` and a count.
+    #[error(
+        "invalid failure count in `{0}` (form fail=TARGET:PATTERN:COUNT with COUNT at least 1, or fail=TARGET-once:PATTERN)"
+    )]
+    BadCount(String),
 }
 
 /// Parses `throttle=0.2,5xx=0.05,latency=0.1,latency_ms=1500,iam_propagation_ms=3000,seed=7,
-/// identity_propagation_ms=3000,ratelimit=off,fail=nodegroup:gpu-*,fail=agentpool:gpu*` (any
-/// subset, any order; `fail` may repeat).
+/// identity_propagation_ms=3000,ratelimit=off,fail=nodegroup:gpu-*,fail=agentpool:gpu*,
+/// fail=nodegroup-update-once:gpu-*` (any subset, any order; `fail` may repeat; see
+/// [`OperationFailure`]'s syntax).
 impl FromStr for FaultConfig {
     type Err = FaultParseError;
 
@@ -183,13 +257,7 @@ impl FromStr for FaultConfig {
                         _ => return Err(bad()),
                     };
                 }
-                "fail" => {
-                    let (target, pattern) = value.split_once(':').unwrap_or((value, "*"));
-                    config.fail_operations.push(OperationFailure {
-                        target: target.parse()?,
-                        pattern: pattern.to_owned(),
-                    });
-                }
+                "fail" => config.fail_operations.push(value.parse()?),
                 _ => return Err(FaultParseError::UnknownKey(key.to_owned())),
             }
         }
@@ -224,9 +292,18 @@ impl FaultConfig {
 
     /// Whether creating the named object of this kind is configured to fail.
     pub(crate) fn fails(&self, target: FailureTarget, names: &[&str]) -> bool {
-        self.fail_operations
-            .iter()
-            .any(|f| f.target == target && names.iter().any(|n| glob(&f.pattern, n)))
+        self.fails_after(target, names, 0)
+    }
+
+    /// Whether the next attempt on the named object fails, given how many attempts on it
+    /// already failed by injection (the count lives with the object, so it survives restarts
+    /// of a persisted emulator).
+    pub(crate) fn fails_after(&self, target: FailureTarget, names: &[&str], failed: u32) -> bool {
+        self.fail_operations.iter().any(|f| {
+            f.target == target
+                && f.times.is_none_or(|t| failed < t)
+                && names.iter().any(|n| glob(&f.pattern, n))
+        })
     }
 }
 
@@ -279,6 +356,57 @@ mod tests {
             "seed".parse::<FaultConfig>(),
             Err(FaultParseError::NotAPair(_))
         ));
+        for bad in [
+            "fail=nodegroup-update:gpu-*:0",
+            "fail=nodegroup-update:gpu-*:x",
+            "fail=nodegroup-update-once:gpu-*:2",
+        ] {
+            assert!(
+                matches!(
+                    bad.parse::<FaultConfig>(),
+                    Err(FaultParseError::BadCount(_))
+                ),
+                "{bad}"
+            );
+        }
+        let err = "fail=nodegroup-once:gpu-*"
+            .parse::<FaultConfig>()
+            .unwrap_err();
+        assert!(matches!(err, FaultParseError::CountOnCreate(_)));
+        assert!(err.to_string().contains("update targets"), "{err}");
+    }
+
+    #[test]
+    fn update_failures_fail_always_once_or_a_number_of_times() {
+        let c: FaultConfig =
+            "fail=nodegroup-update:gpu-*,fail=nodegroup-update-once:cpu-*,fail=nodegroup-update:mem-*:2,fail=nodegroup-update"
+                .parse()
+                .unwrap();
+        let f = &c.fail_operations;
+        assert_eq!((f[0].pattern.as_str(), f[0].times), ("gpu-*", None));
+        assert_eq!((f[1].pattern.as_str(), f[1].times), ("cpu-*", Some(1)));
+        assert_eq!((f[2].pattern.as_str(), f[2].times), ("mem-*", Some(2)));
+        assert_eq!((f[3].pattern.as_str(), f[3].times), ("*", None));
+        let only: FaultConfig = "fail=nodegroup-update-once:cpu-*,fail=nodegroup-update:mem-*:2"
+            .parse()
+            .unwrap();
+        let update = FailureTarget::NodegroupUpdate;
+        assert!(only.fails_after(update, &["cpu-a"], 0));
+        assert!(!only.fails_after(update, &["cpu-a"], 1));
+        assert!(only.fails_after(update, &["mem-a"], 1));
+        assert!(!only.fails_after(update, &["mem-a"], 2));
+        assert!(!only.fails_after(update, &["gpu-a"], 0));
+        assert!(!only.fails(FailureTarget::Nodegroup, &["cpu-a"]));
+        // Create targets keep everything after the first `:` as the pattern.
+        let create: FaultConfig = "fail=nodegroup:a:b".parse().unwrap();
+        assert_eq!(create.fail_operations[0].pattern, "a:b");
+        assert_eq!(create.fail_operations[0].times, None);
+        // JSON without `times` (as written before counts existed) still loads.
+        let json: FaultConfig = serde_json::from_str(
+            r#"{"fail_operations":[{"target":"nodegroup_update","pattern":"x"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(json.fail_operations[0].times, None);
     }
 
     #[test]

@@ -36,6 +36,7 @@ mod pacer;
 mod plan;
 mod registry;
 mod retry;
+pub mod rollout;
 mod runner;
 pub mod scan;
 mod walk;

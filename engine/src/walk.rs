@@ -182,8 +182,19 @@ impl ApplyReport {
 /// Per-resource failures are reported in the [`ApplyReport`]; an `Err` means the walk could not
 /// start (stale plan, state unavailable, contradictory ordering).
 pub async fn apply(plan: &Plan, ctx: &ApplyContext<'_>) -> Result<ApplyReport, EngineError> {
+    apply_checked(plan, ctx, true).await
+}
+
+/// [`apply`], optionally without the serial check. Rollouts plan and apply one cluster while
+/// sibling clusters' walks write state under the same lock: those writes concern other
+/// addresses, so a moved serial does not make their per-cluster plans stale.
+pub(crate) async fn apply_checked(
+    plan: &Plan,
+    ctx: &ApplyContext<'_>,
+    check_serial: bool,
+) -> Result<ApplyReport, EngineError> {
     let snapshot = ctx.store.snapshot().await?;
-    if snapshot.serial != plan.state_serial {
+    if check_serial && snapshot.serial != plan.state_serial {
         return Err(EngineError::StalePlan {
             plan_serial: plan.state_serial,
             state_serial: snapshot.serial,

@@ -66,6 +66,7 @@ pub async fn destroy(args: &DestroyArgs, global: &Global, out: &Out) -> Result<u
 async fn converge(request: Request<'_>, global: &Global, out: &Out) -> Result<u8, Failure> {
     let fleet = context::load_fleet(request.blueprint, global, out)?;
     let store = context::open_state(request.blueprint, global)?;
+    let fleet = context::with_rollouts(request.blueprint, fleet, &*store, global, out).await?;
     let lock = context::lock(&*store, request.operation).await?;
     let result = match CloudSession::open(request.blueprint, global).await {
         Ok(cloud) => {
@@ -188,7 +189,7 @@ fn confirm(operation: &str) -> Result<bool, Failure> {
     Ok(answer.trim() == "yes")
 }
 
-fn run_id() -> String {
+pub fn run_id() -> String {
     let now = jiff::Timestamp::now();
     format!(
         "run-{}-{}",

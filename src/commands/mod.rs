@@ -5,6 +5,7 @@ mod graph;
 mod plan;
 mod scan;
 mod state;
+mod upgrade;
 mod validate;
 
 use crate::cli::{Cli, Command, EmulatorCommand, Global};
@@ -22,6 +23,7 @@ pub async fn run(cli: Cli, out: &Out) -> Result<u8, Failure> {
         Command::Graph(args) => graph::run(&args, global, out),
         Command::State(args) => state::run(args.command, global, out).await,
         Command::Scan(args) => scan::run(&args, global, out).await,
+        Command::Upgrade(args) => upgrade::run(args.command, global, out).await,
         Command::Emulator(args) => emulator(args.command, global, out).await,
         Command::Schema => {
             out.document(&slipway_blueprints::schema());

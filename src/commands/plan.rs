@@ -16,6 +16,7 @@ pub async fn run(args: &PlanArgs, global: &Global, out: &Out) -> Result<u8, Fail
     let path = &args.blueprint.blueprint;
     let fleet = context::load_fleet(path, global, out)?;
     let store = context::open_state(path, global)?;
+    let fleet = context::with_rollouts(path, fleet, &*store, global, out).await?;
     let mode = if args.destroy {
         PlanMode::Destroy
     } else {

@@ -7,6 +7,7 @@ mod plan;
 mod progress;
 mod report;
 mod scan;
+mod upgrade;
 
 use std::io::{IsTerminal, Write};
 
@@ -14,6 +15,10 @@ pub use plan::{plan_json, render_plan};
 pub use progress::ProgressRenderer;
 pub use report::{report_json, report_summary};
 pub use scan::{scan_markdown, scan_sarif, scan_table};
+pub use upgrade::{
+    RolloutLog, advance_json, advance_summary, rollout_plan, rollout_plan_json, status_json,
+    status_table,
+};
 
 use crate::cli::{Global, OutputFormat};
 use crate::failure::Failure;

@@ -112,6 +112,14 @@ pub enum JournalEvent {
         /// The note.
         message: String,
     },
+    /// Progress of an upgrade rollout: the rollout's state is the fold of these events, so it
+    /// lives wherever the journal lives and survives any runner dying between steps.
+    Rollout {
+        /// The rollout (its target version).
+        rollout: String,
+        /// The event, as the engine's rollout module defines it.
+        detail: serde_json::Value,
+    },
 }
 
 /// State errors.

@@ -194,7 +194,7 @@ fn a_kubernetes_minor_upgrade_updates_control_plane_then_node_group_in_place() {
         .stdout(predicate::str::contains("~ aws.eks_cluster/main"))
         .stdout(predicate::str::contains("~ aws.eks_nodegroup/default"))
         .stdout(predicate::str::contains(
-            "Plan: 0 to add, 2 to change, 0 to replace, 0 to destroy.",
+            "Plan: 0 to add, 6 to change, 0 to replace, 0 to destroy.",
         ));
     let applied = run(
         dir.path(),

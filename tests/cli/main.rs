@@ -10,6 +10,7 @@ mod scan_cloud;
 mod secrets;
 mod state;
 mod stress;
+mod upgrade;
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,7 @@
 //! `slipway scan` readiness against the emulated clouds: clusters are built with `apply`, then
-//! scanned for unsupported targets, skipped minors, incompatible add-ons, outdated node images,
-//! EKS upgrade insights and the blueprint's invariants at the target.
+//! scanned for unsupported targets, skipped minors, incompatible add-ons (EKS add-on versions,
+//! AKS service mesh revisions), outdated node images, EKS upgrade insights and the blueprint's
+//! invariants at the target.
 
 use std::path::Path;
 
@@ -50,6 +51,8 @@ clusters:
     nodePools:
       - { name: system, role: system, instanceType: Standard_D4s_v5, min: 1, max: 2 }
       - { name: win, role: user, instanceType: Standard_D4s_v5, min: 1, max: 2, os: windows-2022 }
+    addons:
+      - { name: istio, version: asm-1-29 }
 "#;
 
 fn fleet(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -222,7 +225,7 @@ fn eks_readiness_reports_images_addons_insights_paths_and_calendars_from_the_liv
 }
 
 #[test]
-fn aks_readiness_follows_the_upgrade_profile_and_windows_image_support() {
+fn aks_readiness_follows_the_upgrade_profile_mesh_add_on_and_windows_image_support() {
     let cloud = Cloud::start(FaultConfig::default());
     let (dir, fleet) = fleet(AZURE_FLEET);
     run(
@@ -232,7 +235,8 @@ fn aks_readiness_follows_the_upgrade_profile_and_windows_image_support() {
     )
     .code(0);
 
-    // The next minor: AKS offers it and Windows Server 2022 has images for it.
+    // The next minor: AKS offers it, Windows Server 2022 has images for it and the pinned mesh
+    // revision runs on it.
     let doc = scan(dir.path(), &cloud, &fleet, "1.36");
     assert_eq!(doc["blocking"], false, "{doc}");
     let cluster = &doc["clusters"][0];
@@ -240,11 +244,13 @@ fn aks_readiness_follows_the_upgrade_profile_and_windows_image_support() {
     assert!(cluster["current"].as_str().unwrap().starts_with("1.35"));
     assert_eq!(findings(&doc), Vec::<String>::new());
 
-    // A skipped minor, and a Windows Server 2022 pool that has no 1.37 images.
+    // A skipped minor, a Windows Server 2022 pool that has no 1.37 images, and a mesh revision
+    // that stops at 1.36 (the location's meshRevisionProfiles say so).
     let doc = scan(dir.path(), &cloud, &fleet, "1.37");
     assert_eq!(
         findings(&doc),
         [
+            "blocker addon-incompatible@istio",
             "blocker invariant-after-upgrade@node-os-supported",
             "blocker node-image-unsupported@pool win",
             "warning version-path@1.37",
@@ -252,6 +258,10 @@ fn aks_readiness_follows_the_upgrade_profile_and_windows_image_support() {
     );
     assert!(message(&doc, "version-path").contains("1.35 → 1.36, 1.36 → 1.37"));
     assert!(message(&doc, "node-image-unsupported").contains("windows-2022 (Windows2022)"));
+    assert_eq!(
+        message(&doc, "addon-incompatible"),
+        "add-on `istio` is pinned to asm-1-29, which is not compatible with Kubernetes 1.37; compatible: asm-1-30 (default asm-1-30)"
+    );
 
     // A target AKS does not offer.
     let doc = scan(dir.path(), &cloud, &fleet, "1.38");

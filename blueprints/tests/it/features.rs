@@ -158,6 +158,26 @@ fn addons_and_private_endpoints() {
 }
 
 #[test]
+fn istio_is_azure_only_and_pinned_to_a_mesh_revision() {
+    let azure = |name: &str, cidr: &str, addons: &str| {
+        format!(
+            "  - name: {name}\n    provider: azure\n    region: westeurope\n    kubernetes: {{ version: \"1.35\" }}\n    azure: {{ subscriptionId: 00000000-0000-0000-0000-000000000000, resourceGroup: rg }}\n    network: {{ cidr: {cidr} }}\n    nodePools:\n      - {{ name: system, role: system, instanceType: x, min: 1, max: 3 }}\n    addons: {addons}\n"
+        )
+    };
+    let c = format!(
+        "{}{}{}",
+        aws("a", "10.0.0.0/16", "    addons: [coredns, istio]\n"),
+        azure("b", "10.1.0.0/16", "[{ name: istio, version: \"1.28\" }]"),
+        azure(
+            "c",
+            "10.2.0.0/16",
+            "[{ name: istio, version: asm-1-28 }, keda]"
+        ),
+    );
+    insta::assert_snapshot!(check(&fleet(&c, "")));
+}
+
+#[test]
 fn workload_identities() {
     let c = aws(
         "a",

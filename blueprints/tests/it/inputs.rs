@@ -98,7 +98,7 @@ clusters:
     nodePools:
       - {{ name: sys, role: system, instanceType: Standard_D2s_v5, min: 2, max: 3, desired: 3 }}
       - {{ name: gpu, instanceType: Standard_NC6s_v3, min: 0, max: 2, taints: [\"gpu=true:NoSchedule\"] }}
-    addons: [coredns, keda]
+    addons: [coredns, keda, {{ name: istio, version: asm-1-28 }}]
     dr: {{ rto: 4h, standby: {{ region: northeurope, cidr: 10.51.0.0/16 }} }}
 "
     );
@@ -155,8 +155,11 @@ clusters:
     assert!(targets["keyvault"].ends_with("/Microsoft.KeyVault/vaults/kv1"));
     // `coredns` is built into AKS: only real add-ons stay in the model.
     assert_eq!(
-        b.addons.iter().map(|x| x.name.as_str()).collect::<Vec<_>>(),
-        ["keda"]
+        b.addons
+            .iter()
+            .map(|x| (x.name.as_str(), x.version.as_deref()))
+            .collect::<Vec<_>>(),
+        [("keda", None), ("istio", Some("asm-1-28"))]
     );
     assert_eq!(b.dr.as_ref().unwrap().standby.region, "northeurope");
     assert_eq!(b.network.subnets.len(), 2);

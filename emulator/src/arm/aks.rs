@@ -3,7 +3,8 @@
 //! property tree of the swagger, supported versions on the emulator's date, one minor at a
 //! time for the control plane (LTS to LTS may skip), pools never newer than the control plane
 //! nor more than three minors behind, a system pool always, OS SKUs only where AKS offers
-//! them (see `os`), and network ranges clear of the VNet. From a minor out of support the
+//! them (see `os`), service mesh revisions the minor supports (see `mesh`), and network ranges
+//! clear of the VNet. From a minor out of support the
 //! only upgrade is to the oldest supported minor.
 //!
 //! Inline `agentPoolProfiles` become agent pool resources; on later cluster PUTs the listed
@@ -12,6 +13,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::mesh;
 use super::network::{overlaps, vnet_prefixes};
 use super::os::{self, PoolOs};
 use super::resources::Planned;
@@ -476,6 +478,9 @@ fn put_cluster(
                 )?;
             }
         }
+    }
+    if let Some(p) = body["properties"].as_object_mut() {
+        mesh::check(p, existing.map(|e| &e.body), &full)?;
     }
     // Pools: inline profiles are created (at create) or updated (later PUTs).
     if existing.is_none() && profiles.is_empty() {

@@ -10,6 +10,7 @@
 mod aks;
 mod catalog;
 mod identity;
+mod mesh;
 mod network;
 mod os;
 mod resources;
@@ -269,16 +270,46 @@ pub(crate) fn parse_id(id: &str) -> Option<Rid> {
 /// Where a request goes.
 #[derive(Debug)]
 enum Route {
-    ResourceGroups { sub: String },
-    ResourceGroup { sub: String, rg: String },
-    GroupOperation { id: String },
+    ResourceGroups {
+        sub: String,
+    },
+    ResourceGroup {
+        sub: String,
+        rg: String,
+    },
+    GroupOperation {
+        id: String,
+    },
     Resource(Rid),
-    Collection { scope: Scope, rtype: String },
+    Collection {
+        scope: Scope,
+        rtype: String,
+    },
     UpgradeProfile(Rid),
-    KubernetesVersions { location: String },
-    Operation { id: String, result: bool },
-    RoleAssignment { scope: String, name: Option<String> },
-    RoleDefinition { scope: String, id: Option<String> },
+    KubernetesVersions {
+        location: String,
+    },
+    MeshRevisionProfiles {
+        sub: String,
+        location: String,
+        mode: Option<String>,
+    },
+    MeshUpgradeProfiles {
+        cluster: Rid,
+        mode: Option<String>,
+    },
+    Operation {
+        id: String,
+        result: bool,
+    },
+    RoleAssignment {
+        scope: String,
+        name: Option<String>,
+    },
+    RoleDefinition {
+        scope: String,
+        id: Option<String>,
+    },
 }
 
 /// What a collection is listed under.
@@ -351,6 +382,18 @@ fn route(path: &str) -> ArmResult<Route> {
                 location: location.clone(),
             })
         }
+        [p, _, l, location, k, mode @ ..]
+            if eq(p, "providers")
+                && eq(l, "locations")
+                && eq(k, "meshRevisionProfiles")
+                && mode.len() <= 1 =>
+        {
+            Ok(Route::MeshRevisionProfiles {
+                sub,
+                location: location.clone(),
+                mode: mode.first().cloned(),
+            })
+        }
         [p, _, l, _, o, id]
             if eq(p, "providers")
                 && eq(l, "locations")
@@ -368,6 +411,21 @@ fn route(path: &str) -> ArmResult<Route> {
         [g, rg, p, ns, tail @ ..]
             if eq(g, "resourceGroups") && eq(p, "providers") && !tail.is_empty() =>
         {
+            if let [t, name, m, mode @ ..] = tail
+                && eq(t, "managedClusters")
+                && eq(m, "meshUpgradeProfiles")
+                && mode.len() <= 1
+            {
+                return Ok(Route::MeshUpgradeProfiles {
+                    cluster: Rid {
+                        sub,
+                        rg: rg.clone(),
+                        ns: ns.clone(),
+                        parts: vec![(t.clone(), name.clone())],
+                    },
+                    mode: mode.first().cloned(),
+                });
+            }
             let mut tail = tail.to_vec();
             let upgrade = tail.len() >= 4
                 && eq(&tail[tail.len() - 2], "upgradeProfiles")
@@ -550,7 +608,9 @@ pub(crate) fn serve(shared: &Shared, req: ArmRequest, decision: Decision) -> Res
             check_version(&rid.rtype(), &api_version, &location)
         }
         Route::Collection { rtype, .. } => check_version(rtype, &api_version, &location),
-        Route::KubernetesVersions { .. } => {
+        Route::KubernetesVersions { .. }
+        | Route::MeshRevisionProfiles { .. }
+        | Route::MeshUpgradeProfiles { .. } => {
             check_version(catalog::CLUSTER, &api_version, &location)
         }
         Route::Operation { .. } => Ok(""),
@@ -690,6 +750,17 @@ fn dispatch(
         ("GET", Route::KubernetesVersions { location }) => {
             Ok(aks::kubernetes_versions(ctx, &location))
         }
+        (
+            "GET",
+            Route::MeshRevisionProfiles {
+                sub,
+                location,
+                mode,
+            },
+        ) => mesh::revision_profiles(&sub, &location, mode.as_deref()),
+        ("GET", Route::MeshUpgradeProfiles { cluster, mode }) => {
+            mesh::upgrade_profiles(ctx, &cluster, mode.as_deref())
+        }
         (_, Route::RoleAssignment { scope, name }) => {
             identity::role_assignment(ctx, m, &scope, name.as_deref(), body)
         }
@@ -828,6 +899,14 @@ mod tests {
         assert!(matches!(
             route("/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c/agentPools/p/upgradeProfiles/default").unwrap(),
             Route::UpgradeProfile(_)
+        ));
+        assert!(matches!(
+            route("/subscriptions/s/providers/Microsoft.ContainerService/locations/westeurope/meshRevisionProfiles/istio").unwrap(),
+            Route::MeshRevisionProfiles { mode: Some(_), .. }
+        ));
+        assert!(matches!(
+            route("/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c/meshUpgradeProfiles").unwrap(),
+            Route::MeshUpgradeProfiles { mode: None, .. }
         ));
         let Route::RoleAssignment { scope, name } = route("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/providers/Microsoft.Authorization/roleAssignments/g").unwrap() else { panic!() };
         assert_eq!(

@@ -777,3 +777,191 @@ async fn node_os_skus_and_upgrade_profiles_follow_aks() {
         .await;
     assert_eq!(code(&r), "AgentPoolK8sVersionNotSupported");
 }
+
+#[tokio::test]
+async fn the_istio_mesh_follows_its_revisions_compatibility() {
+    // 1.34 to 1.36 are supported on this date.
+    let env = env().await;
+    let (subnet, identity) = network(&env, "rg8").await;
+    let c = cluster("rg8", "c8");
+    let with_mesh = |version: &str, mesh: Value| {
+        let mut body = cluster_body(version, &subnet, &identity);
+        body["properties"]["serviceMeshProfile"] = mesh;
+        body
+    };
+    let refused = |r: &Reply| (r.status, code(r), r.json()["error"]["message"].clone());
+
+    // A revision that does not run on 1.35, one AKS does not know, three at once.
+    for (revisions, message) in [
+        (
+            json!(["asm-1-25"]),
+            "Service mesh revision asm-1-25 is not compatible with cluster version 1.35.3. To find information about mesh-cluster compatibility, use 'az aks mesh get-upgrades'",
+        ),
+        (
+            json!(["asm-1-17"]),
+            "Requested change in revisions is not allowed. Reason: Revision asm-1-17 is not supported by the service mesh add-on.",
+        ),
+    ] {
+        let body = with_mesh(
+            "1.35",
+            json!({"mode": "Istio", "istio": {"revisions": revisions}}),
+        );
+        let r = env.arm("PUT", &format!("{c}?{AKS}"), Some(body)).await;
+        assert_eq!(refused(&r), (400, "BadRequest".into(), json!(message)));
+    }
+    let body = with_mesh(
+        "1.35",
+        json!({"mode": "Istio", "istio": {"revisions": ["asm-1-27", "asm-1-28", "asm-1-29"]}}),
+    );
+    let r = env.arm("PUT", &format!("{c}?{AKS}"), Some(body)).await;
+    assert!(r.body.contains("at most two revisions"), "{}", r.body);
+    let body = with_mesh("1.35", json!({"mode": "Mesh"}));
+    let r = env.arm("PUT", &format!("{c}?{AKS}"), Some(body)).await;
+    assert_eq!(code(&r), "InvalidParameter");
+
+    put_done(
+        &env,
+        &format!("{c}?{AKS}"),
+        with_mesh(
+            "1.35",
+            json!({"mode": "Istio", "istio": {"revisions": ["asm-1-28"]}}),
+        ),
+    )
+    .await;
+    // An update naming no revision keeps the installed one.
+    put_done(
+        &env,
+        &format!("{c}?{AKS}"),
+        with_mesh("1.35", json!({"mode": "Istio"})),
+    )
+    .await;
+    let got = env.arm("GET", &format!("{c}?{AKS}"), None).await.json();
+    assert_eq!(
+        got["properties"]["serviceMeshProfile"],
+        json!({"mode": "Istio", "istio": {"revisions": ["asm-1-28"]}})
+    );
+
+    // The location's revisions and the cluster's upgrade profile, in the swagger's shapes.
+    let sub = SUB;
+    let loc = format!(
+        "{sub}/providers/Microsoft.ContainerService/locations/westeurope/meshRevisionProfiles"
+    );
+    let list = env.arm("GET", &format!("{loc}?{AKS}"), None).await.json();
+    let profile = env
+        .arm("GET", &format!("{loc}/istio?{AKS}"), None)
+        .await
+        .json();
+    assert_eq!(list["value"][0], profile);
+    assert_eq!(
+        profile["type"],
+        "Microsoft.ContainerService/locations/meshRevisionProfiles"
+    );
+    let revisions = profile["properties"]["meshRevisions"].as_array().unwrap();
+    let r28 = revisions
+        .iter()
+        .find(|r| r["revision"] == "asm-1-28")
+        .unwrap();
+    assert_eq!(
+        *r28,
+        json!({"revision": "asm-1-28", "upgrades": ["asm-1-29", "asm-1-30"],
+            "compatibleWith": [{"name": "kubernetes", "versions": ["1.30", "1.31", "1.32", "1.33", "1.34", "1.35"]}]})
+    );
+    let r = env.arm("GET", &format!("{loc}/linkerd?{AKS}"), None).await;
+    assert_eq!(r.status, 404);
+    let upgrades = env
+        .arm("GET", &format!("{c}/meshUpgradeProfiles/istio?{AKS}"), None)
+        .await
+        .json();
+    assert_eq!(
+        upgrades["type"],
+        "Microsoft.ContainerService/managedClusters/meshUpgradeProfiles"
+    );
+    assert_eq!(upgrades["properties"]["revision"], "asm-1-28");
+    assert_eq!(
+        upgrades["properties"]["upgrades"],
+        json!(["asm-1-29", "asm-1-30"])
+    );
+    let listed = env
+        .arm("GET", &format!("{c}/meshUpgradeProfiles?{AKS}"), None)
+        .await
+        .json();
+    assert_eq!(listed["value"][0], upgrades);
+
+    // asm-1-28 stops at 1.35: the control-plane upgrade is refused until the mesh moves.
+    let r = env
+        .arm(
+            "PUT",
+            &format!("{c}?{AKS}"),
+            Some(with_mesh("1.36", json!({"mode": "Istio"}))),
+        )
+        .await;
+    assert_eq!(
+        refused(&r),
+        (
+            400,
+            "BadRequest".into(),
+            json!(
+                "Service mesh revision asm-1-28 is not compatible with cluster version 1.36.3. To find information about mesh-cluster compatibility, use 'az aks mesh get-upgrades'"
+            )
+        )
+    );
+    // A canary pair must be an upgrade pair; then the canary completes and 1.36 goes through.
+    let canary = |revisions: Value| {
+        with_mesh(
+            "1.35",
+            json!({"mode": "Istio", "istio": {"revisions": revisions}}),
+        )
+    };
+    let r = env
+        .arm(
+            "PUT",
+            &format!("{c}?{AKS}"),
+            Some(canary(json!(["asm-1-25", "asm-1-28"]))),
+        )
+        .await;
+    assert!(r.body.contains("not a canary upgrade pair"), "{}", r.body);
+    put_done(
+        &env,
+        &format!("{c}?{AKS}"),
+        canary(json!(["asm-1-28", "asm-1-29"])),
+    )
+    .await;
+    let during = env
+        .arm("GET", &format!("{c}/meshUpgradeProfiles/istio?{AKS}"), None)
+        .await
+        .json();
+    assert_eq!(
+        during["properties"]["revision"], "asm-1-28",
+        "the stable one"
+    );
+    put_done(&env, &format!("{c}?{AKS}"), canary(json!(["asm-1-29"]))).await;
+    put_done(
+        &env,
+        &format!("{c}?{AKS}"),
+        with_mesh("1.36", json!({"mode": "Istio"})),
+    )
+    .await;
+    let got = env.arm("GET", &format!("{c}?{AKS}"), None).await.json();
+    assert_eq!(got["properties"]["currentKubernetesVersion"], "1.36.3");
+    assert_eq!(
+        got["properties"]["serviceMeshProfile"]["istio"]["revisions"],
+        json!(["asm-1-29"])
+    );
+
+    // Disabled: no profile to upgrade.
+    put_done(
+        &env,
+        &format!("{c}?{AKS}"),
+        with_mesh("1.36", json!({"mode": "Disabled"})),
+    )
+    .await;
+    let r = env
+        .arm("GET", &format!("{c}/meshUpgradeProfiles/istio?{AKS}"), None)
+        .await;
+    assert_eq!(r.status, 404);
+    let listed = env
+        .arm("GET", &format!("{c}/meshUpgradeProfiles?{AKS}"), None)
+        .await
+        .json();
+    assert_eq!(listed["value"], json!([]));
+}

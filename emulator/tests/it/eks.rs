@@ -590,3 +590,181 @@ async fn upgrade_insights_follow_the_cluster_and_seeded_audit_evidence() {
         assert!(r.body.contains(why), "{}", r.body);
     }
 }
+
+/// Polls DescribeNodegroup until the node group is neither creating nor updating.
+pub(crate) async fn settled_nodegroup(env: &Env, cluster: &str, name: &str) -> serde_json::Value {
+    for _ in 0..500 {
+        let v = env
+            .eks(
+                "GET",
+                &format!("/clusters/{cluster}/node-groups/{name}"),
+                None,
+            )
+            .await
+            .json();
+        if !matches!(
+            v["nodegroup"]["status"].as_str(),
+            Some("CREATING" | "UPDATING")
+        ) {
+            return v["nodegroup"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("node group {cluster}/{name} never settled");
+}
+
+/// Gives the VPC's subnets egress through an internet gateway, then creates ACTIVE node
+/// groups `(name, version)` in the (ACTIVE) cluster.
+pub(crate) async fn active_node_groups(
+    env: &Env,
+    cluster: &str,
+    vpc: &str,
+    subnets: &[String],
+    groups: &[(&str, &str)],
+) {
+    let igw = env
+        .ec2("CreateInternetGateway", &[])
+        .await
+        .tag("internetGatewayId")
+        .unwrap();
+    env.ec2(
+        "AttachInternetGateway",
+        &[("InternetGatewayId", &igw), ("VpcId", vpc)],
+    )
+    .await;
+    let main = env
+        .ec2(
+            "DescribeRouteTables",
+            &[("Filter.1.Name", "vpc-id"), ("Filter.1.Value.1", vpc)],
+        )
+        .await
+        .tag("routeTableId")
+        .unwrap();
+    let route = env
+        .ec2(
+            "CreateRoute",
+            &[
+                ("RouteTableId", &main),
+                ("DestinationCidrBlock", "0.0.0.0/0"),
+                ("GatewayId", &igw),
+            ],
+        )
+        .await;
+    assert_eq!(route.status, 200, "{}", route.body);
+    let node_role = role(
+        env,
+        &format!("{cluster}-nodes"),
+        "ec2.amazonaws.com",
+        &[
+            "AmazonEKSWorkerNodePolicy",
+            "AmazonEC2ContainerRegistryReadOnly",
+        ],
+    )
+    .await;
+    for (name, version) in groups {
+        let r = env
+            .eks(
+                "POST",
+                &format!("/clusters/{cluster}/node-groups"),
+                Some(json!({
+                    "nodegroupName": name, "nodeRole": node_role, "subnets": subnets,
+                    "version": version, "amiType": "AL2023_x86_64_STANDARD",
+                    "scalingConfig": {"minSize": 1, "maxSize": 3, "desiredSize": 2},
+                })),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    for (name, _) in groups {
+        let ng = settled_nodegroup(env, cluster, name).await;
+        assert_eq!(ng["status"], "ACTIVE", "{ng}");
+    }
+}
+
+fn message(r: &crate::Reply) -> String {
+    r.json()["message"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn version_updates_respect_skew_order_and_one_update_at_a_time() {
+    let env = Env::start(6000.0).await;
+    let (vpc, subnets) = cluster_setup(&env, "sk").await;
+    env.wait_cluster("sk", "ACTIVE").await;
+    // 1.31 is as far behind a 1.34 control plane as the kubelet skew allows (3 minors).
+    active_node_groups(&env, "sk", &vpc, &subnets, &[("old", "1.31")]).await;
+
+    let cluster_update = |version: &str| {
+        env.eks(
+            "POST",
+            "/clusters/sk/updates",
+            Some(json!({"version": version})),
+        )
+    };
+    let skew = cluster_update("1.35").await;
+    assert_eq!(skew.status, 400, "{}", skew.body);
+    assert!(
+        message(&skew).contains("more than 3 minor versions behind"),
+        "{}",
+        skew.body
+    );
+
+    let ng_update = |version: &str| {
+        env.eks(
+            "POST",
+            "/clusters/sk/node-groups/old/update-version",
+            Some(json!({"version": version})),
+        )
+    };
+    let newer = ng_update("1.35").await;
+    assert_eq!(
+        newer.status, 400,
+        "newer than the control plane: {}",
+        newer.body
+    );
+    let between = ng_update("1.33").await;
+    assert_eq!(
+        between.status, 400,
+        "neither its own minor nor the cluster's: {}",
+        between.body
+    );
+    assert!(
+        message(&between).contains("cluster version 1.34"),
+        "{}",
+        between.body
+    );
+    let rolling = ng_update("1.34").await;
+    assert_eq!(rolling.status, 200, "{}", rolling.body);
+    let busy = cluster_update("1.35").await;
+    assert_eq!(busy.status, 409, "a node group is rolling: {}", busy.body);
+    let again = ng_update("1.34").await;
+    assert_eq!(
+        again.status, 409,
+        "one node group update at a time: {}",
+        again.body
+    );
+    assert_eq!(
+        settled_nodegroup(&env, "sk", "old").await["version"],
+        "1.34"
+    );
+
+    let upgrading = cluster_update("1.35").await;
+    assert_eq!(upgrading.status, 200, "{}", upgrading.body);
+    let second = cluster_update("1.36").await;
+    assert_eq!(
+        second.status, 409,
+        "one cluster update at a time: {}",
+        second.body
+    );
+    assert_eq!(
+        second.header("x-amzn-ErrorType"),
+        Some("ResourceInUseException")
+    );
+    let during = ng_update("1.35").await;
+    assert_eq!(
+        during.status, 409,
+        "no node group update during a cluster update: {}",
+        during.body
+    );
+    env.wait_cluster("sk", "ACTIVE").await;
+    assert_eq!(ng_update("1.35").await.status, 200);
+}

@@ -186,3 +186,86 @@ async fn configured_operation_failures_fail_matching_node_groups() {
         "NodeCreationFailure"
     );
 }
+
+#[tokio::test]
+async fn a_node_group_update_failure_leaves_the_old_version_and_once_lets_a_retry_succeed() {
+    let env = Env::with(EmulatorConfig {
+        time_scale: 6000.0,
+        faults: "fail=nodegroup-update-once:gpu-*,ratelimit=off"
+            .parse()
+            .unwrap(),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let (vpc, subnets) = crate::network(&env, "10.32.0.0/16").await;
+    let cr = crate::role(&env, "uc", "eks.amazonaws.com", &[]).await;
+    let body = serde_json::json!({"name": "u", "version": "1.34", "roleArn": cr, "resourcesVpcConfig": {"subnetIds": subnets}});
+    assert_eq!(env.eks("POST", "/clusters", Some(body)).await.status, 200);
+    env.wait_cluster("u", "ACTIVE").await;
+    crate::eks::active_node_groups(
+        &env,
+        "u",
+        &vpc,
+        &subnets,
+        &[("gpu-a", "1.33"), ("cpu-a", "1.33")],
+    )
+    .await;
+    let env = &env;
+    let update = |name: &'static str| async move {
+        let r = env
+            .eks(
+                "POST",
+                &format!("/clusters/u/node-groups/{name}/update-version"),
+                Some(serde_json::json!({"version": "1.34"})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["update"]["status"], "InProgress");
+        r.json()["update"]["id"].as_str().unwrap().to_owned()
+    };
+    let describe = |name: &'static str, id: String| async move {
+        env.eks(
+            "GET",
+            &format!("/clusters/u/updates/{id}?nodegroupName={name}"),
+            None,
+        )
+        .await
+        .json()["update"]
+            .clone()
+    };
+
+    let (gpu, cpu) = (update("gpu-a").await, update("cpu-a").await);
+    let gpu_ng = crate::eks::settled_nodegroup(env, "u", "gpu-a").await;
+    let cpu_ng = crate::eks::settled_nodegroup(env, "u", "cpu-a").await;
+    let failed = describe("gpu-a", gpu).await;
+    assert_eq!(failed["status"], "Failed");
+    let error = &failed["errors"][0];
+    assert_eq!(error["errorCode"], "PodEvictionFailure");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("evict pods from nodes in node group gpu-a"),
+        "{error}"
+    );
+    assert_eq!(error["resourceIds"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        gpu_ng["status"], "ACTIVE",
+        "back to ACTIVE after a failed roll"
+    );
+    assert_eq!(
+        gpu_ng["version"], "1.33",
+        "a failed roll keeps the old version"
+    );
+    assert_eq!(describe("cpu-a", cpu).await["status"], "Successful");
+    assert_eq!(cpu_ng["version"], "1.34", "only matching node groups fail");
+    assert_eq!(cpu_ng["releaseVersion"], "1.34.0-20260101");
+
+    // `-once`: the second attempt on the same node group rolls through.
+    let retry = update("gpu-a").await;
+    let gpu_ng = crate::eks::settled_nodegroup(env, "u", "gpu-a").await;
+    let done = describe("gpu-a", retry).await;
+    assert_eq!(done["status"], "Successful", "{done}");
+    assert_eq!(done["errors"], serde_json::json!([]));
+    assert_eq!(gpu_ng["version"], "1.34");
+}

@@ -32,7 +32,7 @@ use crate::plan::ReadOnlySink;
 use lifecycle::ApiStatus;
 use manifest::{ManifestObject, ManifestSource};
 
-pub use readiness::{Evidence, minor_of};
+pub use readiness::{Evidence, assess as readiness_of, minor_of};
 pub use report::{
     ApiDetail, ClusterScan, Finding, FindingLocation, FindingSeverity, Ignore, IgnoreError,
     SCAN_FORMAT_VERSION, ScanReport, ScanRule, ScanSummary, Suppression, rule,

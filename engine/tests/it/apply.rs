@@ -213,6 +213,7 @@ async fn an_interrupted_apply_converges_when_run_again_without_duplicates_or_orp
                 JournalEvent::Intent { operation, .. } => operation.as_str(),
                 JournalEvent::Outcome { .. } => "outcome",
                 JournalEvent::Note { .. } => "note",
+                JournalEvent::Rollout { .. } => "rollout",
             })
             .collect();
         let creates_sent = env.cloud.with(|c| {

@@ -19,7 +19,8 @@ pub use evidence::{
 };
 pub use provider::{
     ApiClass, CreateRequest, Created, Expander, IntentSink, KindSchema, LiveObject, NoPacing,
-    OpContext, Pacer, Provider, Resource, ResourceState, ResourceStatus, UpdateRequest, WaitFor,
+    OpContext, Pacer, Provider, Resource, ResourceState, ResourceStatus, UpdateRequest,
+    UpgradePhase, WaitFor,
 };
 pub use value::{OutputRef, Properties, Value};
 

@@ -232,6 +232,25 @@ pub trait Expander: Send + Sync {
 
     /// Expands one cluster of the fleet into resources. Pure: same input, same output.
     fn expand(&self, fleet: &Fleet, cluster: &Cluster) -> Result<Vec<Resource>, ProviderError>;
+
+    /// The step of a Kubernetes minor upgrade that changes objects of this kind, or `None` for
+    /// kinds an upgrade must not touch (networks, identities): an upgrade hop applies control
+    /// planes, then add-ons, then node pools, and refuses to carry unrelated changes along.
+    fn upgrade_phase(&self, _kind: &Kind) -> Option<UpgradePhase> {
+        None
+    }
+}
+
+/// The steps of one upgrade hop that change cloud objects, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpgradePhase {
+    /// The Kubernetes control plane (EKS cluster, AKS managed cluster).
+    ControlPlane,
+    /// Add-ons moved to versions compatible with the new minor.
+    Addons,
+    /// Node pools rolled to the new minor (surge and max-unavailable settings apply).
+    NodePools,
 }
 
 /// A cloud provider: an [`Expander`] that also operates on cloud objects.

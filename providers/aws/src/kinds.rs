@@ -196,6 +196,17 @@ pub fn schemas() -> Vec<KindSchema> {
     schemas
 }
 
+/// The upgrade step that changes objects of `kind` when a cluster moves to a new minor.
+pub fn upgrade_phase(kind: &slipway_provider::Kind) -> Option<slipway_provider::UpgradePhase> {
+    use slipway_provider::UpgradePhase;
+    match kind.as_str() {
+        EKS_CLUSTER => Some(UpgradePhase::ControlPlane),
+        EKS_ADDON => Some(UpgradePhase::Addons),
+        EKS_NODEGROUP => Some(UpgradePhase::NodePools),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,4 +72,11 @@ impl Expander for AwsExpander {
     fn expand(&self, fleet: &Fleet, cluster: &Cluster) -> Result<Vec<Resource>, ProviderError> {
         expand::expand(fleet, cluster).map_err(ProviderError::from)
     }
+
+    fn upgrade_phase(
+        &self,
+        kind: &slipway_provider::Kind,
+    ) -> Option<slipway_provider::UpgradePhase> {
+        kinds::upgrade_phase(kind)
+    }
 }

@@ -245,6 +245,13 @@ impl Expander for AwsProvider {
     fn expand(&self, fleet: &Fleet, cluster: &Cluster) -> Result<Vec<Resource>, ProviderError> {
         self.expander.expand(fleet, cluster)
     }
+
+    fn upgrade_phase(
+        &self,
+        kind: &slipway_provider::Kind,
+    ) -> Option<slipway_provider::UpgradePhase> {
+        self.expander.upgrade_phase(kind)
+    }
 }
 
 #[async_trait]
@@ -350,7 +357,7 @@ impl Provider for AwsProvider {
             kinds::IAM_OIDC_PROVIDER => iam::oidc::converge(c, &s, p, id).await,
             kinds::EKS_CLUSTER => eks::cluster::update(c, &s, p, id).await,
             kinds::EKS_NODEGROUP => eks::nodegroup::update(c, &s, p, id).await,
-            kinds::EKS_ADDON => eks::addon::update(c, &s, p, id).await,
+            kinds::EKS_ADDON => eks::addon::update(c, &s, p, id, req.prior).await,
             kinds::EKS_POD_IDENTITY_ASSOCIATION => eks::pod_identity::update(c, &s, p, id).await,
             kinds::EKS_ACCESS_ENTRY => eks::access_entry::converge(c, &s, p, id).await,
             _ => Err(unknown_kind(req.address)),

@@ -24,10 +24,11 @@ pub(crate) struct AksOut {
 }
 
 /// The add-on names the Azure provider accepts, and where AKS models each.
-const ADDONS: [&str; 6] = [
+const ADDONS: [&str; 7] = [
     "azure-keyvault-secrets-provider", // addonProfiles.azureKeyvaultSecretsProvider
     "azure-policy",                    // addonProfiles.azurepolicy
     "image-cleaner",                   // securityProfile.imageCleaner
+    "istio",                           // serviceMeshProfile.istio
     "keda",                            // workloadAutoScalerProfile.keda
     "monitoring",                      // addonProfiles.omsagent
     "vpa",                             // workloadAutoScalerProfile.verticalPodAutoscaler
@@ -47,6 +48,8 @@ struct AddonSettings {
     addon_profiles: BTreeMap<String, Value>,
     security: BTreeMap<String, Value>,
     autoscalers: BTreeMap<String, Value>,
+    /// `serviceMeshProfile`, when `istio` is listed.
+    mesh: Option<Value>,
 }
 
 fn addon_settings(ctx: &Ctx<'_>) -> Result<AddonSettings, ExpandError> {
@@ -56,6 +59,10 @@ fn addon_settings(ctx: &Ctx<'_>) -> Result<AddonSettings, ExpandError> {
         obj([("enabled", Value::from(true))]),
     );
     for addon in &ctx.cluster.addons {
+        if addon.name == "istio" {
+            s.mesh = Some(mesh_profile(addon.version.as_deref()));
+            continue;
+        }
         if addon.version.is_some() {
             return Err(ExpandError::PinnedAddon(addon.name.clone()));
         }
@@ -126,6 +133,19 @@ fn addon_settings(ctx: &Ctx<'_>) -> Result<AddonSettings, ExpandError> {
         }
     }
     Ok(s)
+}
+
+/// The Istio-based service mesh: the pinned revision, else no `istio.revisions` so that AKS
+/// installs its default revision for the cluster's minor (and keeps the installed one on
+/// updates).
+fn mesh_profile(revision: Option<&str>) -> Value {
+    match revision {
+        Some(r) => obj([
+            ("istio", obj([("revisions", strings(&[r]))])),
+            ("mode", Value::from("Istio")),
+        ]),
+        None => obj([("mode", Value::from("Istio"))]),
+    }
 }
 
 /// `osType` and `osSKU` of a node OS on AKS; `None` is AKS's default (Ubuntu).
@@ -348,6 +368,9 @@ pub(crate) fn expand_cluster(
     ]);
     if !addons.addon_profiles.is_empty() {
         properties.insert("addonProfiles".into(), Value::Map(addons.addon_profiles));
+    }
+    if let Some(mesh) = addons.mesh {
+        properties.insert("serviceMeshProfile".into(), mesh);
     }
     if !addons.autoscalers.is_empty() {
         properties.insert(

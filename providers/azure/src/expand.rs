@@ -204,6 +204,13 @@ impl Expander for AzureExpander {
         self.expand_cluster(fleet, cluster)
             .map_err(ProviderError::from)
     }
+
+    fn upgrade_phase(
+        &self,
+        kind: &slipway_provider::Kind,
+    ) -> Option<slipway_provider::UpgradePhase> {
+        kinds::upgrade_phase(kind)
+    }
 }
 
 /// One ARM object about to be added to the expansion.

@@ -184,6 +184,18 @@ pub(crate) fn schemas() -> Vec<KindSchema> {
     schemas
 }
 
+/// The upgrade step that changes objects of `kind` when a cluster moves to a new minor: AKS
+/// versions its add-ons with the control plane (the Istio mesh revision, which AKS does not move,
+/// is part of the managed cluster and must already be compatible: the scan checks it).
+pub fn upgrade_phase(kind: &slipway_provider::Kind) -> Option<slipway_provider::UpgradePhase> {
+    use slipway_provider::UpgradePhase;
+    match kind.as_str() {
+        MANAGED_CLUSTER => Some(UpgradePhase::ControlPlane),
+        AGENT_POOL => Some(UpgradePhase::NodePools),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

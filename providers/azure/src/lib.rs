@@ -101,12 +101,17 @@
 //!   `upgradeProfiles/default` and the location's `kubernetesVersions`, paced as reads and never
 //!   journaled. `upgrades_offered` holds the minors above the current one that the upgrade
 //!   profile lists. The 2026-08-01 API has no add-on versions (`componentsByReleases` is
-//!   preview-only), so add-ons get a note instead of invented versions.
+//!   preview-only), so add-ons get a note instead of invented versions; `istio` is the
+//!   exception: its evidence is the installed mesh revision and the location's
+//!   `meshRevisionProfiles/istio` revisions compatible with the target minor.
 //! - **Add-ons.** `azure-keyvault-secrets-provider`, `azure-policy` and `monitoring` are
 //!   `addonProfiles` (`azureKeyvaultSecretsProvider`, `azurepolicy`, `omsagent`); `keda` and
 //!   `vpa` are `workloadAutoScalerProfile` switches; `image-cleaner` is
 //!   `securityProfile.imageCleaner`. AKS versions them with the cluster, so a pinned version is
-//!   an error. The auto-upgrade channel is `none`: Slipway's rings own version changes.
+//!   an error. `istio` is the exception: it is `serviceMeshProfile` (mode `Istio`) and its
+//!   `version` is the mesh revision sent as `istio.revisions: [REV]`; unpinned, `revisions` is
+//!   left out and AKS installs its default revision for the cluster's minor. The auto-upgrade
+//!   channel is `none`: Slipway's rings own version changes.
 
 mod aks;
 mod expand;

@@ -177,6 +177,13 @@ impl Expander for AzureProvider {
     fn expand(&self, fleet: &Fleet, cluster: &Cluster) -> Result<Vec<Resource>, ProviderError> {
         self.expander.expand(fleet, cluster)
     }
+
+    fn upgrade_phase(
+        &self,
+        kind: &slipway_provider::Kind,
+    ) -> Option<slipway_provider::UpgradePhase> {
+        self.expander.upgrade_phase(kind)
+    }
 }
 
 /// One provider call on one resource: pacing, journaling and error attribution.
@@ -558,6 +565,13 @@ impl AzureProvider {
                 }
                 let mut merged = live.clone();
                 overlay(&mut merged, &body);
+                // The mesh has no `enabled` switch: removing `istio` from the blueprint
+                // disables it explicitly.
+                let meshed = live.pointer("/properties/serviceMeshProfile/mode")
+                    == Some(&Json::String("Istio".into()));
+                if meshed && body.pointer("/properties/serviceMeshProfile").is_none() {
+                    merged["properties"]["serviceMeshProfile"] = json!({ "mode": "Disabled" });
+                }
                 body = merged;
             }
             (kinds::VIRTUAL_NETWORK, Some(live)) => {

@@ -143,6 +143,12 @@ pub(super) fn addons(
                 "addon_version",
                 addon.version.clone().map_or(Value::Null, Value::from),
             ),
+            // The cluster's minor: an unpinned add-on moves to the new minor's default when
+            // this changes (an upgrade hop), and only then.
+            (
+                "kubernetes_version",
+                Value::from(ctx.cluster.kubernetes.to_string()),
+            ),
             // Slipway owns the add-on configuration: overwrite fields edited by hand.
             ("resolve_conflicts", Value::from("OVERWRITE")),
         ]);

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use aws_sdk_eks::types::UpdateStatus;
 use slipway_provider::{Created, ErrorClass, LiveObject, Properties, ProviderError, Value};
 
 use super::props::{self, Props, managed_tags, owned_by, strings_value, tags_value};
@@ -112,6 +113,88 @@ async fn sync_tags(
             .map_err(|e| s.fail("UntagResource", e))?;
     }
     Ok(())
+}
+
+/// botocore defines no waiter for EKS updates; the node group's bounds serve, as node group
+/// rolls are the longest updates.
+const UPDATE: Waiter = Waiter::new("UpdateSuccessful", 30, 80);
+
+/// Waits until the update `update_id` started by `operation` on the cluster (or on its node
+/// group `nodegroup`) ends. A `Failed` or `Cancelled` update is a fatal error naming the update
+/// and EKS's errors: the object went back to `ACTIVE` unchanged, and only a new operation
+/// (a later apply) may try again.
+async fn update_outcome(
+    c: &Clients,
+    s: &Session<'_>,
+    operation: &str,
+    cluster: &str,
+    nodegroup: Option<&str>,
+    update_id: &str,
+) -> Result<(), ProviderError> {
+    let what = match nodegroup {
+        Some(n) => format!("node group `{cluster}/{n}`"),
+        None => format!("cluster `{cluster}`"),
+    };
+    poll(s, API_EKS_READ, UPDATE, || async {
+        let out = c
+            .eks
+            .describe_update()
+            .name(cluster)
+            .set_nodegroup_name(nodegroup.map(str::to_owned))
+            .update_id(update_id)
+            .send()
+            .await
+            .map_err(|e| s.fail("DescribeUpdate", e))?;
+        let update = out
+            .update()
+            .ok_or_else(|| s.missing("DescribeUpdate", "update"))?;
+        match update.status() {
+            Some(UpdateStatus::Successful) => Ok(Poll::Done(())),
+            Some(status @ (UpdateStatus::Failed | UpdateStatus::Cancelled)) => {
+                let errors: Vec<String> = update
+                    .errors()
+                    .iter()
+                    .map(|e| {
+                        let ids = e.resource_ids();
+                        format!(
+                            "{}: {}{}",
+                            e.error_code().map_or("", |c| c.as_str()),
+                            e.error_message().unwrap_or_default(),
+                            if ids.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" ({})", ids.join(", "))
+                            }
+                        )
+                    })
+                    .collect();
+                let code = update
+                    .errors()
+                    .first()
+                    .and_then(|e| e.error_code())
+                    .map_or(status.as_str(), |c| c.as_str());
+                Err(s.error(
+                    ErrorClass::Fatal,
+                    operation,
+                    code,
+                    format!(
+                        "update `{update_id}` of {what} {}: {}",
+                        status.as_str().to_lowercase(),
+                        if errors.is_empty() {
+                            "EKS reported no errors".to_owned()
+                        } else {
+                            errors.join("; ")
+                        }
+                    ),
+                ))
+            }
+            other => Ok(Poll::Pending(format!(
+                "update {update_id} {}",
+                other.map_or("unknown", |s| s.as_str())
+            ))),
+        }
+    })
+    .await
 }
 
 fn props_of<const N: usize>(pairs: [(&str, Value); N]) -> Properties {
@@ -414,13 +497,17 @@ pub(crate) mod cluster {
                 serde_json::json!({ "name": name, "version": version }),
             )
             .await?;
-            c.eks
+            let out = c
+                .eks
                 .update_cluster_version()
                 .name(name)
                 .version(version)
                 .send()
                 .await
                 .map_err(|e| s.fail("UpdateClusterVersion", e))?;
+            if let Some(id) = out.update().and_then(|u| u.id()) {
+                update_outcome(c, s, "UpdateClusterVersion", name, None, id).await?;
+            }
             cl = active(c, s, name).await?;
         }
         let vpc = cl.resources_vpc_config();
@@ -885,7 +972,8 @@ pub(crate) mod nodegroup {
                 serde_json::json!({ "cluster_name": cluster, "nodegroup_name": name, "version": version }),
             )
             .await?;
-            c.eks
+            let out = c
+                .eks
                 .update_nodegroup_version()
                 .cluster_name(cluster)
                 .nodegroup_name(name)
@@ -893,6 +981,11 @@ pub(crate) mod nodegroup {
                 .send()
                 .await
                 .map_err(|e| s.fail("UpdateNodegroupVersion", e))?;
+            // The node group returns to ACTIVE whether the roll succeeded or not: only the
+            // update says which.
+            if let Some(id) = out.update().and_then(|u| u.id()) {
+                update_outcome(c, s, "UpdateNodegroupVersion", cluster, Some(name), id).await?;
+            }
             ng = active(c, s, cluster, name).await?;
         }
         let mut req = c
@@ -1117,7 +1210,10 @@ pub(crate) mod nodegroup {
 
 pub(crate) mod addon {
     //! The add-on kind. A null `addon_version` means the EKS default for the cluster's minor:
-    //! it is never sent, and reads keep it null.
+    //! create sends none, and reads keep it null. `kubernetes_version` is the minor the add-on
+    //! was last converged for; when it changes (an upgrade hop), an unpinned add-on is moved
+    //! to the default EKS offers for the new minor (DescribeAddonVersions), and a pinned one
+    //! to its pinned version. No API reports that minor, so reads mirror the recorded value.
 
     use aws_sdk_eks::types::{Addon, AddonPodIdentityAssociations, AddonStatus, ResolveConflicts};
     use slipway_provider::ResourceState;
@@ -1307,11 +1403,42 @@ pub(crate) mod addon {
         Ok(Properties::new())
     }
 
+    /// The version to converge on: the pinned one, or when the cluster's minor changed since
+    /// the last convergence, the EKS default for the new minor; `None` leaves it alone.
+    async fn wanted_version(
+        c: &Clients,
+        s: &Session<'_>,
+        p: Props<'_>,
+        prior: &ResourceState,
+        name: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        if let Some(pinned) = p.opt_str("addon_version")? {
+            return Ok(Some(pinned.to_owned()));
+        }
+        let Some(minor) = p.opt_str("kubernetes_version")? else {
+            return Ok(None);
+        };
+        let recorded = Props::new(&prior.resolved, s.address).opt_str("kubernetes_version")?;
+        if recorded == Some(minor) {
+            return Ok(None);
+        }
+        let (_, default) = super::super::evidence::offered(c, s, name, minor).await?;
+        default.map(Some).ok_or_else(|| {
+            s.error(
+                ErrorClass::Fatal,
+                "DescribeAddonVersions",
+                "NoDefaultVersion",
+                format!("EKS offers no default version of `{name}` for Kubernetes {minor}"),
+            )
+        })
+    }
+
     pub(crate) async fn update(
         c: &Clients,
         s: &Session<'_>,
         p: Props<'_>,
         id: &str,
+        prior: &ResourceState,
     ) -> Result<Created, ProviderError> {
         let (cluster, name) = split(s, id)?;
         s.read(API_EKS_READ).await;
@@ -1323,7 +1450,8 @@ pub(crate) mod addon {
                 id,
             )
         })?;
-        let version = p.opt_str("addon_version")?;
+        let wanted = wanted_version(c, s, p, prior, name).await?;
+        let version = wanted.as_deref();
         let role = p.opt_str("service_account_role_arn")?;
         let associations = associations(s, p)?;
         let version_differs = version.is_some_and(|v| a.addon_version() != Some(v));
@@ -1336,7 +1464,7 @@ pub(crate) mod addon {
             s.mutating(
                 "UpdateAddon",
                 API_EKS,
-                serde_json::json!({ "cluster_name": cluster, "addon_name": name, "addon_version": version, "service_account_role_arn": role }),
+                serde_json::json!({ "cluster_name": cluster, "addon_name": name, "addon_version": version, "kubernetes_version": p.opt_str("kubernetes_version")?, "service_account_role_arn": role }),
             )
             .await?;
             c.eks
@@ -1393,6 +1521,12 @@ pub(crate) mod addon {
             ),
             ("tags", tags_value(&eks_tags(a.tags()))),
         ]);
+        // The minor the add-on was converged for is Slipway's record, not a live attribute:
+        // reporting the cluster's current minor instead would hide an add-on a hop has not
+        // moved yet (control plane done, add-on interrupted) from the next plan.
+        if let Some(minor) = recorded.get("kubernetes_version") {
+            properties.insert("kubernetes_version".to_owned(), minor.clone());
+        }
         if let Some(role) = a.service_account_role_arn() {
             properties.insert("service_account_role_arn".to_owned(), Value::from(role));
         }

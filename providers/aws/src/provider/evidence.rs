@@ -225,7 +225,7 @@ async fn addons(
 
 /// DescribeAddonVersions for one add-on and the target minor: the versions offered (newest
 /// first, as EKS lists them) and the default.
-async fn offered(
+pub(crate) async fn offered(
     c: &Clients,
     s: &Session<'_>,
     name: &str,

@@ -5,122 +5,16 @@
 
 use std::sync::Arc;
 
-use aws_config::BehaviorVersion;
-use aws_sdk_ec2::config::{Credentials, Region};
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use slipway_aws::{AwsProvider, AwsProviderConfig, StaticCredentials};
 use slipway_blueprints::{KubeVersion, NodeOs};
-use slipway_emulator::{Emulator, EmulatorConfig, FaultConfig, RunningEmulator};
-use slipway_provider::{EvidenceRequest, InsightStatus, OpContext, Provider};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use slipway_provider::{EvidenceRequest, InsightStatus, Provider};
 
+use crate::emulated::{
+    CLUSTER, Sdk, admin_post, context, emulator, provider, role, sdk, wait_active,
+};
 use crate::support::{Journal, fleet};
 
-/// The referee cluster's EKS name.
-const CLUSTER: &str = "ref-use1";
 /// A removal the emulator's data knows: flowcontrol v1beta3 stops being served in 1.32.
 const FLOWSCHEMAS: &str = "/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas";
-
-async fn emulator() -> RunningEmulator {
-    Emulator::start(
-        EmulatorConfig {
-            time_scale: 6000.0,
-            faults: FaultConfig {
-                rate_limits: false,
-                ..FaultConfig::default()
-            },
-            seed: 7,
-            // 1.30 is still supported then, so the cluster can start a minor behind.
-            today: Some(jiff::civil::date(2026, 3, 1)),
-            ..EmulatorConfig::default()
-        },
-        "127.0.0.1:0".parse().expect("address"),
-    )
-    .await
-    .expect("the emulator starts")
-}
-
-/// POSTs a JSON body to the emulator's admin API, returning the status line.
-async fn admin_post(emu: &RunningEmulator, path: &str, body: &serde_json::Value) -> String {
-    let body = body.to_string();
-    let mut tcp = tokio::net::TcpStream::connect(emu.local_addr())
-        .await
-        .expect("connect");
-    let request = format!(
-        "POST /_emulator/{path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    tcp.write_all(request.as_bytes()).await.expect("write");
-    let mut response = String::new();
-    tcp.read_to_string(&mut response).await.expect("read");
-    response.lines().next().unwrap_or_default().to_owned()
-}
-
-struct Sdk {
-    ec2: aws_sdk_ec2::Client,
-    iam: aws_sdk_iam::Client,
-    eks: aws_sdk_eks::Client,
-}
-
-async fn sdk(url: &str) -> Sdk {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await;
-    Sdk {
-        ec2: aws_sdk_ec2::Client::new(&config),
-        iam: aws_sdk_iam::Client::new(&config),
-        eks: aws_sdk_eks::Client::new(&config),
-    }
-}
-
-async fn role(sdk: &Sdk, name: &str, service: &str, policies: &[&str]) -> String {
-    let trust = format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"{service}"}},"Action":"sts:AssumeRole"}}]}}"#
-    );
-    let out = sdk
-        .iam
-        .create_role()
-        .role_name(name)
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .expect("CreateRole");
-    for p in policies {
-        sdk.iam
-            .attach_role_policy()
-            .role_name(name)
-            .policy_arn(format!("arn:aws:iam::aws:policy/{p}"))
-            .send()
-            .await
-            .expect("AttachRolePolicy");
-    }
-    out.role().expect("role").arn().to_owned()
-}
-
-async fn wait_active(sdk: &Sdk, version: &str) {
-    for _ in 0..500 {
-        let out = sdk
-            .eks
-            .describe_cluster()
-            .name(CLUSTER)
-            .send()
-            .await
-            .expect("DescribeCluster");
-        let cl = out.cluster().expect("cluster");
-        if cl.status().map(|s| s.as_str()) == Some("ACTIVE") && cl.version() == Some(version) {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("the cluster never became ACTIVE on {version}");
-}
 
 /// A 1.31 cluster (upgraded from 1.30 without touching kube-proxy) with an AL2 node group.
 async fn neglected_cluster(sdk: &Sdk) {
@@ -231,24 +125,11 @@ async fn neglected_cluster(sdk: &Sdk) {
 
 #[tokio::test]
 async fn evidence_reports_versions_images_addons_and_insights() {
-    let emu = emulator().await;
-    let provider = AwsProvider::new(AwsProviderConfig {
-        endpoint_url: Some(emu.url()),
-        region_override: None,
-        static_credentials: Some(StaticCredentials {
-            access_key_id: "testing".to_owned(),
-            secret_access_key: "testing".to_owned(),
-        }),
-    })
-    .expect("provider");
+    let emu = emulator("").await;
+    let provider = provider(&emu);
     let fleet = fleet();
     let journal = Arc::new(Journal::default());
-    let ctx = OpContext {
-        fleet: fleet.name.clone(),
-        run_id: "run-1".to_owned(),
-        pacer: journal.clone(),
-        sink: journal.clone(),
-    };
+    let ctx = context(&journal);
     let request = EvidenceRequest {
         fleet: &fleet,
         cluster: &fleet.clusters[0],

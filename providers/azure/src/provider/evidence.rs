@@ -4,13 +4,15 @@
 //! Read-only: every call is a paced GET in the [`API_ARM_READ`](crate::API_ARM_READ) class, and
 //! nothing here journals intents or writes. It reports what ARM says and never judges it (that
 //! is the engine's job), and never invents versions ARM does not give: AKS versions its add-ons
-//! with the cluster, and the 2026-08-01 API reports no per-add-on versions.
+//! with the cluster, and the 2026-08-01 API reports no per-add-on versions, except the Istio
+//! service mesh, whose revisions the location's `meshRevisionProfiles/istio` lists with the
+//! Kubernetes minors each runs on.
 
 use serde_json::Value as Json;
 use slipway_blueprints::KubeVersion;
 use slipway_provider::{
-    Address, ErrorClass, EvidenceRequest, LiveCluster, LiveNodePool, OpContext, ProviderError,
-    TAG_CLUSTER, TAG_FLEET, UpgradeEvidence, Value,
+    AddonEvidence, Address, ErrorClass, EvidenceRequest, LiveCluster, LiveNodePool, OpContext,
+    ProviderError, TAG_CLUSTER, TAG_FLEET, UpgradeEvidence, Value,
 };
 
 use super::{AzureProvider, Session, last_segment, path, text_at};
@@ -91,8 +93,31 @@ impl AzureProvider {
         {
             evidence.notes.push(note);
         }
-        if !req.cluster.addons.is_empty() {
-            let names: Vec<&str> = req.cluster.addons.iter().map(|a| a.name.as_str()).collect();
+        if let Some(mesh) = cluster.pointer("/properties/serviceMeshProfile")
+            && text_at(mesh, "/mode").is_some_and(|m| m.eq_ignore_ascii_case("Istio"))
+        {
+            match self
+                .mesh_revisions(&s, &id, location)
+                .await?
+            {
+                Some(profile) => evidence
+                    .addons
+                    .push(istio_evidence(mesh, &profile, req.target)),
+                None => evidence.notes.push(format!(
+                    "the service mesh revisions of {location} could not be read, so the compatibility of `istio` with {} is unknown",
+                    req.target
+                )),
+            }
+        }
+        let versioned_with_cluster: Vec<&str> = req
+            .cluster
+            .addons
+            .iter()
+            .map(|a| a.name.as_str())
+            .filter(|n| *n != ISTIO)
+            .collect();
+        if !versioned_with_cluster.is_empty() {
+            let names = versioned_with_cluster;
             evidence.notes.push(format!(
                 "AKS versions the add-ons `{}` with the cluster and the {API_CONTAINER_SERVICE} API \
                  reports no add-on versions, so they move with the control plane to {}",
@@ -137,6 +162,28 @@ impl AzureProvider {
                 )
                 .at(address)
             })
+    }
+
+    /// The location's `meshRevisionProfiles/istio`; `None` when it cannot be read.
+    async fn mesh_revisions(
+        &self,
+        s: &Session<'_>,
+        id: &str,
+        location: &str,
+    ) -> Result<Option<Json>, ProviderError> {
+        let subscription = id
+            .trim_start_matches('/')
+            .split('/')
+            .nth(1)
+            .unwrap_or_default();
+        let location_key = location.to_ascii_lowercase().replace(' ', "");
+        s.get(
+            &format!(
+                "/subscriptions/{subscription}/providers/Microsoft.ContainerService/locations/{location_key}/meshRevisionProfiles/istio?api-version={API_CONTAINER_SERVICE}"
+            ),
+            "GET meshRevisionProfiles",
+        )
+        .await
     }
 
     /// A note when the location does not offer `target`, or offers it only under long-term
@@ -197,6 +244,56 @@ impl AzureProvider {
                 )
             }),
         )
+    }
+}
+
+/// The catalogue name of the AKS service mesh add-on.
+const ISTIO: &str = "istio";
+
+/// `istio` as the cluster runs it: the installed revision (the oldest during a canary
+/// upgrade, which bounds the minors the cluster can move to) and the location's revisions whose
+/// `kubernetes` compatibility includes `target`, newest first.
+fn istio_evidence(mesh: &Json, profile: &Json, target: KubeVersion) -> AddonEvidence {
+    let number = |r: &str| -> u64 {
+        r.rsplit('-')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let installed = mesh
+        .pointer("/istio/revisions")
+        .and_then(Json::as_array)
+        .and_then(|a| a.iter().filter_map(Json::as_str).min_by_key(|r| number(r)))
+        .map(str::to_owned);
+    let target = target.to_string();
+    let mut compatible: Vec<String> = profile
+        .pointer("/properties/meshRevisions")
+        .and_then(Json::as_array)
+        .map(|revisions| {
+            revisions
+                .iter()
+                .filter(|r| {
+                    r.get("compatibleWith")
+                        .and_then(Json::as_array)
+                        .is_some_and(|with| {
+                            with.iter().any(|c| {
+                                c.get("name").and_then(Json::as_str) == Some("kubernetes")
+                                    && c.get("versions").and_then(Json::as_array).is_some_and(|v| {
+                                        v.iter().any(|v| v.as_str() == Some(target.as_str()))
+                                    })
+                            })
+                        })
+                })
+                .filter_map(|r| text_at(r, "/revision").map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    compatible.sort_by_key(|r| std::cmp::Reverse(number(r)));
+    AddonEvidence {
+        name: ISTIO.to_owned(),
+        installed,
+        default_for_target: compatible.first().cloned(),
+        compatible,
     }
 }
 
@@ -267,6 +364,34 @@ mod tests {
         ]}}});
         assert_eq!(offered_minors(&profile, "1.34.1"), ["1.35"]);
         assert_eq!(offered_minors(&json!({}), "1.34.1"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn istio_evidence_lists_revisions_for_the_target_newest_first() {
+        let profile = json!({"properties": {"meshRevisions": [
+            {"revision": "asm-1-9", "compatibleWith": [{"name": "kubernetes", "versions": ["1.35", "1.36"]}]},
+            {"revision": "asm-1-10", "compatibleWith": [{"name": "kubernetes", "versions": ["1.36", "1.37"]}]},
+            {"revision": "asm-1-11", "compatibleWith": [{"name": "other", "versions": ["1.36"]}]}
+        ]}});
+        let mesh = json!({"mode": "Istio", "istio": {"revisions": ["asm-1-10", "asm-1-9"]}});
+        let e = istio_evidence(&mesh, &profile, KubeVersion::new(1, 36));
+        assert_eq!(e.name, "istio");
+        assert_eq!(
+            e.installed.as_deref(),
+            Some("asm-1-9"),
+            "the canary's older revision"
+        );
+        assert_eq!(e.compatible, ["asm-1-10", "asm-1-9"]);
+        assert_eq!(e.default_for_target.as_deref(), Some("asm-1-10"));
+        let none = istio_evidence(&json!({"mode": "Istio"}), &profile, KubeVersion::new(1, 38));
+        assert_eq!(
+            (
+                none.installed,
+                none.compatible.len(),
+                none.default_for_target
+            ),
+            (None, 0, None)
+        );
     }
 
     #[test]

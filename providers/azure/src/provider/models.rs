@@ -130,6 +130,7 @@ model!(
         network_profile: NetworkProfile,
         oidc_issuer_profile: OidcIssuerProfile,
         security_profile: SecurityProfile,
+        service_mesh_profile: ServiceMeshProfile,
         workload_auto_scaler_profile: WorkloadAutoScalerProfile,
         provisioning_state: String,
         fqdn: String,
@@ -195,6 +196,14 @@ model!(
 model!(
     /// Image Cleaner.
     ImageCleaner { enabled: bool, interval_hours: i64 }
+);
+model!(
+    /// The service mesh add-on: `mode` `Istio` or `Disabled`.
+    ServiceMeshProfile { mode: String, istio: IstioServiceMesh }
+);
+model!(
+    /// Istio: the installed control-plane revisions (two during a canary upgrade).
+    IstioServiceMesh { revisions: Vec<String> }
 );
 model!(
     /// KEDA and VPA switches.

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use slipway_azure::{AzureCredentialChoice, AzureExpander, AzureProvider, AzureProviderConfig};
-use slipway_blueprints::{KubeVersion, NodeOs};
-use slipway_emulator::{Emulator, EmulatorConfig};
+use slipway_blueprints::{Addon, Cluster, Fleet, KubeVersion, NodeOs};
+use slipway_emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use slipway_provider::{
-    Address, CreateRequest, EvidenceRequest, IntentSink, NoPacing, OpContext, Properties, Provider,
-    ProviderError, ResourceState, ResourceStatus, WaitFor,
+    AddonEvidence, Address, CreateRequest, EvidenceRequest, IntentSink, NoPacing, OpContext,
+    Properties, Provider, ProviderError, ResourceState, ResourceStatus, WaitFor,
 };
 
 use crate::fixtures;
@@ -36,13 +36,12 @@ impl IntentSink for Intents {
     fn progress(&self, _address: &Address, _message: &str) {}
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn evidence_reports_the_live_cluster_its_pools_and_the_next_minor() {
-    // 1.30 to 1.33 are supported on this date; Windows Server 2019 runs up to 1.32.
+/// An emulator on `today`, a provider against it and an operation context counting intents.
+async fn start(today: &str) -> (RunningEmulator, AzureProvider, OpContext, Arc<Intents>) {
     let emulator = Emulator::start(
         EmulatorConfig {
             time_scale: 1000.0,
-            today: Some("2025-06-15".parse().unwrap()),
+            today: Some(today.parse().unwrap()),
             ..EmulatorConfig::default()
         },
         "127.0.0.1:0".parse().unwrap(),
@@ -66,16 +65,20 @@ async fn evidence_reports_the_live_cluster_its_pools_and_the_next_minor() {
         pacer: Arc::new(NoPacing),
         sink: intents.clone(),
     };
-    let fleet = fixtures::fleet();
-    let cluster = fixtures::dev_windows_2019();
+    (emulator, provider, ctx, intents)
+}
 
-    // Build every resource in expansion order, resolving references from earlier outputs.
+/// Builds every resource in expansion order, resolving references from earlier outputs, and
+/// returns what state would record.
+async fn build(
+    provider: &AzureProvider,
+    ctx: &OpContext,
+    fleet: &Fleet,
+    cluster: &Cluster,
+) -> Vec<ResourceState> {
     let mut outputs: BTreeMap<Address, Properties> = BTreeMap::new();
     let mut recorded = Vec::new();
-    for r in AzureExpander::new()
-        .expand_cluster(&fleet, &cluster)
-        .unwrap()
-    {
+    for r in AzureExpander::new().expand_cluster(fleet, cluster).unwrap() {
         let properties: Properties = r
             .properties
             .iter()
@@ -93,7 +96,7 @@ async fn evidence_reports_the_live_cluster_its_pools_and_the_next_minor() {
             .collect();
         let created = provider
             .create(
-                &ctx,
+                ctx,
                 CreateRequest {
                     address: &r.address,
                     properties: &properties,
@@ -115,11 +118,21 @@ async fn evidence_reports_the_live_cluster_its_pools_and_the_next_minor() {
         let outs = if created.ready {
             created.outputs
         } else {
-            provider.wait(&ctx, &state, WaitFor::Ready).await.unwrap()
+            provider.wait(ctx, &state, WaitFor::Ready).await.unwrap()
         };
         outputs.insert(r.address.clone(), outs);
         recorded.push(state);
     }
+    recorded
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_reports_the_live_cluster_its_pools_and_the_next_minor() {
+    // 1.30 to 1.33 are supported on this date; Windows Server 2019 runs up to 1.32.
+    let (_emulator, provider, ctx, intents) = start("2025-06-15").await;
+    let fleet = fixtures::fleet();
+    let cluster = fixtures::dev_windows_2019();
+    let recorded = build(&provider, &ctx, &fleet, &cluster).await;
     let built = *intents.0.lock().unwrap();
 
     let evidence = provider
@@ -218,4 +231,56 @@ async fn evidence_reports_the_live_cluster_its_pools_and_the_next_minor() {
     assert_eq!(missing.upgrades_offered, None);
     assert_eq!(missing.notes.len(), 1, "{:?}", missing.notes);
     assert!(missing.notes[0].contains("does not exist"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn istio_evidence_reads_the_mesh_revisions_of_the_location() {
+    // 1.34 to 1.36 are supported on this date; asm-1-28 runs on 1.30 to 1.35.
+    let (_emulator, provider, ctx, _) = start("2026-08-01").await;
+    let fleet = fixtures::fleet();
+    let mut cluster = fixtures::dev();
+    cluster.kubernetes = KubeVersion::new(1, 35);
+    cluster.addons = vec![
+        Addon {
+            name: "istio".into(),
+            version: Some("asm-1-28".into()),
+        },
+        Addon {
+            name: "keda".into(),
+            version: None,
+        },
+    ];
+    let recorded = build(&provider, &ctx, &fleet, &cluster).await;
+    let evidence = |target| {
+        provider.upgrade_evidence(
+            &ctx,
+            EvidenceRequest {
+                fleet: &fleet,
+                cluster: &cluster,
+                target,
+                recorded: &recorded,
+            },
+        )
+    };
+    let next = evidence(KubeVersion::new(1, 36)).await.unwrap();
+    assert_eq!(
+        next.addons,
+        [AddonEvidence {
+            name: "istio".into(),
+            installed: Some("asm-1-28".into()),
+            compatible: vec!["asm-1-30".into(), "asm-1-29".into()],
+            default_for_target: Some("asm-1-30".into()),
+        }]
+    );
+    assert_eq!(next.notes.len(), 1, "{:?}", next.notes);
+    assert!(
+        next.notes[0].contains("`keda`") && !next.notes[0].contains("istio"),
+        "only the add-ons AKS versions with the cluster get the note: {:?}",
+        next.notes
+    );
+    let same = evidence(KubeVersion::new(1, 35)).await.unwrap();
+    assert_eq!(
+        same.addons[0].compatible,
+        ["asm-1-30", "asm-1-29", "asm-1-28", "asm-1-27"]
+    );
 }

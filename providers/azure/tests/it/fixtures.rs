@@ -84,10 +84,11 @@ pub fn prod() -> Cluster {
             "keda",
             "vpa",
             "image-cleaner",
+            "istio",
         ]
         .map(|name| Addon {
             name: name.into(),
-            version: None,
+            version: (name == "istio").then(|| "asm-1-28".into()),
         })
         .to_vec(),
         workload_identities: vec![
