@@ -264,10 +264,12 @@ async fn drive(
     } else {
         out.line(&render::advance_summary(target, &steps, &stop));
     }
+    // `advance` reports progress (0) whenever it did something; `run` promised to finish, so
+    // stopping anywhere short of the end for a human is "waiting".
     Ok(match stop {
         Stop::Finished => EXIT_OK,
         Stop::Halted { .. } => EXIT_ERROR,
-        _ if did_work => EXIT_OK,
+        _ if did_work && !to_end => EXIT_OK,
         _ => EXIT_WAITING,
     })
 }

@@ -140,6 +140,41 @@ fn position(c: &slipway_engine::rollout::ClusterProgress) -> (String, String) {
     }
 }
 
+/// What happens next to one cluster, and when.
+fn cluster_next(
+    c: &slipway_engine::rollout::ClusterProgress,
+    ring: &slipway_engine::rollout::RingProgress,
+    next: &Decision,
+    now: Timestamp,
+) -> String {
+    let in_ring = |r: &str| r == ring.name;
+    match (&c.status, next) {
+        (ClusterStatus::Done | ClusterStatus::Skipped { .. }, _) => "—".to_owned(),
+        (ClusterStatus::Failed { .. }, _) => "retry or skip".to_owned(),
+        (_, Decision::Stop(Stop::Paused { .. })) => "after resume".to_owned(),
+        (_, Decision::Stop(Stop::Halted { ring: r, .. })) if in_ring(r) => {
+            "after the ring's failures are retried or skipped".to_owned()
+        }
+        (ClusterStatus::Running, _) => match c.next_step() {
+            Some((hop, phase)) => format!("{phase} of {hop}, at the next advance"),
+            None => "—".to_owned(),
+        },
+        (_, Decision::Run { start, .. }) if start.contains(&c.name) => {
+            "starts at the next advance".to_owned()
+        }
+        (_, Decision::Stop(Stop::Soaking { ring: r, until })) if in_ring(r) => format!(
+            "after the soak, at {} (in {})",
+            until.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            human(until.duration_since(now).as_secs().max(0))
+        ),
+        (_, Decision::Stop(Stop::AwaitingApproval { ring: r })) if in_ring(r) => {
+            "after the ring is approved".to_owned()
+        }
+        _ if ring.started_at.is_some() => "when a slot in the ring frees".to_owned(),
+        _ => "after the earlier rings".to_owned(),
+    }
+}
+
 /// The status table.
 pub fn status_table(rollout: &Rollout, next: &Decision, now: Timestamp) -> String {
     let mut t = format!(
@@ -147,7 +182,7 @@ pub fn status_table(rollout: &Rollout, next: &Decision, now: Timestamp) -> Strin
         rollout.target,
         ago(Some(rollout.started_at), now)
     );
-    let mut rows: Vec<[String; 7]> = vec![[
+    let mut rows: Vec<[String; 8]> = vec![[
         "RING".into(),
         "CLUSTER".into(),
         "STATUS".into(),
@@ -155,6 +190,7 @@ pub fn status_table(rollout: &Rollout, next: &Decision, now: Timestamp) -> Strin
         "PHASE".into(),
         "SINCE".into(),
         "PATH".into(),
+        "NEXT".into(),
     ]];
     for ring in &rollout.rings {
         for c in &ring.clusters {
@@ -172,10 +208,11 @@ pub fn status_table(rollout: &Rollout, next: &Decision, now: Timestamp) -> Strin
                 } else {
                     format!("{} → {}", c.from, c.hops.join(" → "))
                 },
+                cluster_next(c, ring, next, now),
             ]);
         }
     }
-    let widths: Vec<usize> = (0..7)
+    let widths: Vec<usize> = (0..8)
         .map(|i| {
             rows.iter()
                 .map(|r| r[i].chars().count().min(60))
@@ -233,6 +270,7 @@ pub fn status_json(rollout: &Rollout, next: &Decision, now: Timestamp) -> serde_
                         "since": c.since,
                         "steps_done": c.done.len(),
                         "steps_total": c.hops.len() * Phase::ALL.len(),
+                        "next": cluster_next(c, r, next, now),
                     })
                 })
                 .collect();

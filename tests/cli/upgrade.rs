@@ -23,11 +23,16 @@ fn azure(name: &str, ring: &str, cidr: &str) -> String {
     )
 }
 
+/// The fleet's metadata and defaults, up to `clusters:`.
+fn header(version: &str) -> String {
+    format!(
+        "apiVersion: slipway.dev/v1\nkind: Fleet\nmetadata: {{ name: rings, owner: platform-runtime }}\ndefaults:\n  tier: dev\n  kubernetes: {{ version: \"{version}\" }}\n  endpoint: public\n  zones: 2\nclusters:\n"
+    )
+}
+
 /// Eight clusters, two per ring (one per cloud), in four rings with soak, gates and an approval.
 fn fleet(version: &str, prod_threshold: u32) -> String {
-    let mut text = format!(
-        "apiVersion: slipway.dev/v1\nkind: Fleet\nmetadata: {{ name: rings, owner: platform-runtime }}\ndefaults:\n  tier: dev\n  kubernetes: {{ version: \"{version}\" }}\n  endpoint: public\n  zones: 2\nclusters:\n"
-    );
+    let mut text = header(version);
     let mut n = 0;
     for ring in ["dev", "staging", "canary", "prod"] {
         n += 1;
@@ -49,11 +54,30 @@ fn fleet(version: &str, prod_threshold: u32) -> String {
     text
 }
 
-fn write_fleet(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+/// An emulated cloud with the fleet `text` applied to it.
+fn built(text: &str) -> (Cloud, tempfile::TempDir, std::path::PathBuf) {
+    built_on(Cloud::start(FaultConfig::default()), text)
+}
+
+/// [`built`] on a cloud `time_scale` times faster than real ones.
+fn built_scaled(text: &str, time_scale: f64) -> (Cloud, tempfile::TempDir, std::path::PathBuf) {
+    built_on(
+        Cloud::start_scaled(FaultConfig::default(), time_scale),
+        text,
+    )
+}
+
+fn built_on(cloud: Cloud, text: &str) -> (Cloud, tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fleet.yaml");
     std::fs::write(&path, text).unwrap();
-    (dir, path)
+    run(
+        dir.path(),
+        &cloud,
+        &["apply", path.to_str().unwrap(), "--auto-approve"],
+    )
+    .code(0);
+    (cloud, dir, path)
 }
 
 fn upgrade(
@@ -317,14 +341,7 @@ fn step_events(
 
 #[test]
 fn eight_clusters_in_four_rings_reach_the_next_minor_through_scheduled_advances() {
-    let cloud = Cloud::start(FaultConfig::default());
-    let (dir, fleet) = write_fleet(&fleet("1.35", 0));
-    run(
-        dir.path(),
-        &cloud,
-        &["apply", fleet.to_str().unwrap(), "--auto-approve"],
-    )
-    .code(0);
+    let (cloud, dir, fleet) = built(&fleet("1.35", 0));
 
     let (code, plan) = upgrade(dir.path(), &cloud, "plan", &fleet, "1.36", &[]);
     assert_eq!(code, 0, "{plan}");
@@ -373,15 +390,8 @@ fn eight_clusters_in_four_rings_reach_the_next_minor_through_scheduled_advances(
 
 #[test]
 fn a_two_minor_upgrade_goes_through_both_hops_in_order() {
-    let cloud = Cloud::start(FaultConfig::default());
     let text = fleet("1.34", 0).replace("approval: required, ", "");
-    let (dir, fleet) = write_fleet(&text);
-    run(
-        dir.path(),
-        &cloud,
-        &["apply", fleet.to_str().unwrap(), "--auto-approve"],
-    )
-    .code(0);
+    let (cloud, dir, fleet) = built(&text);
     schedule(dir.path(), &cloud, &fleet, "1.36", &[]);
     assert_all_at(&cloud, "1.36");
     let events = step_events(dir.path(), &cloud, &fleet, "1.36");
@@ -408,17 +418,10 @@ fn a_two_minor_upgrade_goes_through_both_hops_in_order() {
 
 #[test]
 fn advance_killed_at_random_points_never_repeats_or_loses_a_step_and_converges() {
-    let cloud = Cloud::start_scaled(FaultConfig::default(), 300.0);
     let text = fleet("1.35", 0)
         .replace("approval: required, ", "")
         .replace("soak: 1s", "soak: 0s");
-    let (dir, fleet) = write_fleet(&text);
-    run(
-        dir.path(),
-        &cloud,
-        &["apply", fleet.to_str().unwrap(), "--auto-approve"],
-    )
-    .code(0);
+    let (cloud, dir, fleet) = built_scaled(&text, 300.0);
     let mut kills = 0;
     let mut seed: u64 = 0x5eed;
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -568,14 +571,7 @@ fn advance_until_stopped(dir: &Path, cloud: &Cloud, fleet: &Path) -> (i32, serde
 
 #[test]
 fn a_node_pool_failure_in_ring_two_halts_it_leaves_ring_three_untouched_and_retry_continues() {
-    let cloud = Cloud::start(FaultConfig::default());
-    let (dir, fleet) = write_fleet(&fleet("1.35", 0));
-    run(
-        dir.path(),
-        &cloud,
-        &["apply", fleet.to_str().unwrap(), "--auto-approve"],
-    )
-    .code(0);
+    let (cloud, dir, fleet) = built(&fleet("1.35", 0));
     cloud.set_faults("fail=nodegroup-update:ng-staging".parse().unwrap());
 
     let (code, doc) = advance_until_stopped(dir.path(), &cloud, &fleet);
@@ -649,15 +645,8 @@ fn a_node_pool_failure_in_ring_two_halts_it_leaves_ring_three_untouched_and_retr
 
 #[test]
 fn skip_leaves_a_failed_cluster_out_with_its_reason_and_the_rollout_goes_on() {
-    let cloud = Cloud::start(FaultConfig::default());
     let text = fleet("1.35", 0).replace("approval: required, ", "");
-    let (dir, fleet) = write_fleet(&text);
-    run(
-        dir.path(),
-        &cloud,
-        &["apply", fleet.to_str().unwrap(), "--auto-approve"],
-    )
-    .code(0);
+    let (cloud, dir, fleet) = built(&text);
     cloud.set_faults("fail=nodegroup-update:ng-dev".parse().unwrap());
     let (code, doc) = advance_until_stopped(dir.path(), &cloud, &fleet);
     assert_eq!((code, doc["stop"].as_str()), (1, Some("halted")), "{doc}");
@@ -701,4 +690,97 @@ fn skip_leaves_a_failed_cluster_out_with_its_reason_and_the_rollout_goes_on() {
         "the skipped cluster's pool is left alone"
     );
     assert_eq!(minor(&all["prod-aws"].1[0]), "1.36");
+}
+
+#[test]
+fn run_drives_through_soaks_stops_at_approvals_and_status_says_what_comes_next() {
+    let text = format!(
+        "{}{}{}{}rings:\n  - {{ name: dev, soak: 2s }}\n  - {{ name: staging, soak: 0s }}\n  - {{ name: prod, approval: required, gates: [{{ command: \"test $SLIPWAY_HOP = 1.36\" }}] }}\n",
+        header("1.35"),
+        aws("dev-aws", "dev", "10.1.0.0/16"),
+        azure("staging-az", "staging", "10.2.0.0/16"),
+        aws("prod-aws", "prod", "10.3.0.0/16"),
+    );
+    let (cloud, dir, fleet) = built(&text);
+
+    let (code, doc) = upgrade(dir.path(), &cloud, "status", &fleet, "1.36", &[]);
+    assert_eq!((code, doc["started"].as_bool()), (0, Some(false)));
+
+    // `run` sleeps through dev's soak by itself and stops where a human is needed.
+    let started = Instant::now();
+    let (code, doc) = upgrade(dir.path(), &cloud, "run", &fleet, "1.36", &[]);
+    assert_eq!(
+        (code, doc["stop"].as_str()),
+        (6, Some("awaiting-approval")),
+        "{doc}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(2), "dev soaked");
+    let st = status(dir.path(), &cloud, &fleet, "1.36");
+    assert_eq!(st["next_kind"], "awaiting-approval");
+    assert_eq!(
+        cluster_status(&st, "prod-aws")["next"],
+        "after the ring is approved"
+    );
+    assert_eq!(cluster_status(&st, "staging-az")["status"], "done");
+    let table = run(
+        dir.path(),
+        &cloud,
+        &["upgrade", "status", fleet.to_str().unwrap(), "--to", "1.36"],
+    )
+    .code(0)
+    .get_output()
+    .stdout
+    .clone();
+    let table = String::from_utf8(table).unwrap();
+    assert!(table.contains("RING"), "{table}");
+    assert!(
+        table.contains("Next: ring `prod` waits for approval"),
+        "{table}"
+    );
+
+    let (code, _) = upgrade(
+        dir.path(),
+        &cloud,
+        "approve",
+        &fleet,
+        "1.36",
+        &["--ring", "nope"],
+    );
+    assert_eq!(code, 1, "unknown rings are refused");
+    let (code, _) = upgrade(
+        dir.path(),
+        &cloud,
+        "approve",
+        &fleet,
+        "1.36",
+        &["--ring", "prod"],
+    );
+    assert_eq!(code, 0);
+    let (code, doc) = upgrade(dir.path(), &cloud, "run", &fleet, "1.36", &[]);
+    assert_eq!((code, doc["stop"].as_str()), (0, Some("finished")), "{doc}");
+    let events = step_events(dir.path(), &cloud, &fleet, "1.36");
+    assert!(events.contains(&(
+        "prod-aws".into(),
+        "1.36".into(),
+        "preflight".into(),
+        "ok".into()
+    )));
+    let (_, st) = upgrade(dir.path(), &cloud, "status", &fleet, "1.36", &["--events"]);
+    let preflight = st["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["event"]["cluster"] == "prod-aws"
+                && e["event"]["phase"] == "preflight"
+                && e["event"]["ok"] == true
+        })
+        .unwrap();
+    assert!(
+        preflight["event"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("command `test $SLIPWAY_HOP = 1.36`"),
+        "the gate's result is evidence: {preflight}"
+    );
 }

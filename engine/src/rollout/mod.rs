@@ -983,3 +983,203 @@ async fn post_check(
         Ok((false, format!("not at {hop}: {}", problems.join(", "))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    fn ring(name: &str, soak: u64, max_parallel: u32, threshold: u32, approval: bool) -> Ring {
+        Ring {
+            name: name.into(),
+            soak: Duration::from_secs(soak),
+            max_parallel,
+            failure_threshold: threshold,
+            gates: vec![],
+            approval,
+        }
+    }
+
+    fn fleet() -> Fleet {
+        Fleet {
+            name: "f".into(),
+            owner: None,
+            clusters: vec![],
+            rings: vec![ring("dev", 60, 2, 1, false), ring("prod", 0, 1, 0, true)],
+            digest: "d".into(),
+        }
+    }
+
+    fn started() -> (Timestamp, RolloutEvent) {
+        let cluster = |n: &str| PlannedCluster {
+            name: n.into(),
+            from: "1.35".into(),
+            hops: vec!["1.36".into()],
+        };
+        (
+            t(0),
+            RolloutEvent::Started {
+                target: "1.36".into(),
+                rings: vec![
+                    PlannedRing {
+                        name: "dev".into(),
+                        clusters: vec![cluster("a"), cluster("b"), cluster("c")],
+                    },
+                    PlannedRing {
+                        name: "prod".into(),
+                        clusters: vec![cluster("p")],
+                    },
+                ],
+            },
+        )
+    }
+
+    fn finish(cluster: &str, ok: bool, at: i64) -> Vec<(Timestamp, RolloutEvent)> {
+        Phase::ALL
+            .iter()
+            .map(|p| {
+                (
+                    t(at),
+                    RolloutEvent::StepFinished {
+                        cluster: cluster.into(),
+                        hop: "1.36".into(),
+                        phase: *p,
+                        ok,
+                        detail: String::new(),
+                    },
+                )
+            })
+            .take(if ok { 5 } else { 1 })
+            .collect()
+    }
+
+    fn decide_at(events: &[(Timestamp, RolloutEvent)], now: i64) -> Decision {
+        decide(&fold(events.to_vec()).unwrap(), &fleet(), t(now)).unwrap()
+    }
+
+    #[test]
+    fn rings_start_in_order_clusters_fill_max_parallel_and_soak_and_approval_gate_the_next_ring() {
+        let mut events = vec![started()];
+        assert_eq!(
+            decide_at(&events, 1),
+            Decision::StartRing { ring: "dev".into() }
+        );
+        events.push((t(1), RolloutEvent::RingStarted { ring: "dev".into() }));
+        assert_eq!(
+            decide_at(&events, 1),
+            Decision::Run {
+                ring: "dev".into(),
+                resume: vec![],
+                start: vec!["a".into(), "b".into()],
+            }
+        );
+        for c in ["a", "b"] {
+            events.push((t(2), RolloutEvent::ClusterStarted { cluster: c.into() }));
+        }
+        events.extend(finish("a", true, 3));
+        assert_eq!(
+            decide_at(&events, 3),
+            Decision::Run {
+                ring: "dev".into(),
+                resume: vec!["b".into()],
+                start: vec!["c".into()],
+            },
+            "a finished: its slot goes to c while b goes on"
+        );
+        events.push((
+            t(4),
+            RolloutEvent::ClusterStarted {
+                cluster: "c".into(),
+            },
+        ));
+        events.extend(finish("b", true, 5));
+        events.extend(finish("c", false, 5));
+        assert_eq!(
+            decide_at(&events, 5),
+            Decision::FinishRing { ring: "dev".into() },
+            "one failure is within dev's threshold of 1"
+        );
+        events.push((t(6), RolloutEvent::RingFinished { ring: "dev".into() }));
+        assert_eq!(
+            decide_at(&events, 30),
+            Decision::Stop(Stop::Soaking {
+                ring: "prod".into(),
+                until: t(66),
+            })
+        );
+        assert_eq!(
+            decide_at(&events, 66),
+            Decision::Stop(Stop::AwaitingApproval {
+                ring: "prod".into()
+            })
+        );
+        events.push((
+            t(70),
+            RolloutEvent::Approved {
+                ring: "prod".into(),
+                by: "me".into(),
+            },
+        ));
+        assert_eq!(
+            decide_at(&events, 70),
+            Decision::StartRing {
+                ring: "prod".into()
+            }
+        );
+        events.push((
+            t(71),
+            RolloutEvent::Paused {
+                by: "me".into(),
+                reason: "freeze".into(),
+            },
+        ));
+        assert!(matches!(
+            decide_at(&events, 71),
+            Decision::Stop(Stop::Paused { .. })
+        ));
+        events.push((t(72), RolloutEvent::Resumed { by: "me".into() }));
+        events.push((
+            t(72),
+            RolloutEvent::RingStarted {
+                ring: "prod".into(),
+            },
+        ));
+        events.push((
+            t(73),
+            RolloutEvent::ClusterStarted {
+                cluster: "p".into(),
+            },
+        ));
+        events.extend(finish("p", false, 74));
+        assert!(
+            matches!(decide_at(&events, 74), Decision::Stop(Stop::Halted { ref ring, ref failed }) if ring == "prod" && failed.len() == 1),
+            "prod tolerates no failure"
+        );
+        events.push((
+            t(75),
+            RolloutEvent::Retried {
+                cluster: "p".into(),
+                by: "me".into(),
+            },
+        ));
+        assert_eq!(
+            decide_at(&events, 75),
+            Decision::Run {
+                ring: "prod".into(),
+                resume: vec!["p".into()],
+                start: vec![],
+            }
+        );
+        events.extend(finish("p", true, 76));
+        events.push((
+            t(77),
+            RolloutEvent::RingFinished {
+                ring: "prod".into(),
+            },
+        ));
+        assert_eq!(decide_at(&events, 77), Decision::Stop(Stop::Finished));
+    }
+}

@@ -4,6 +4,7 @@ mod apply;
 mod fake;
 mod graph;
 mod plan;
+mod rollout;
 mod scan_manifests;
 mod scan_readiness;
 mod support;
