@@ -650,6 +650,15 @@ fn skip_leaves_a_failed_cluster_out_with_its_reason_and_the_rollout_goes_on() {
     cloud.set_faults("fail=nodegroup-update:ng-dev".parse().unwrap());
     let (code, doc) = advance_until_stopped(dir.path(), &cloud, &fleet);
     assert_eq!((code, doc["stop"].as_str()), (1, Some("halted")), "{doc}");
+    let (code, doc) = upgrade(dir.path(), &cloud, "advance", &fleet, "1.37", &[]);
+    assert_eq!(code, 1);
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains("the rollout to 1.36 is not finished"),
+        "one rollout at a time: {doc}"
+    );
     run(
         dir.path(),
         &cloud,

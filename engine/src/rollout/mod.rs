@@ -526,6 +526,11 @@ pub async fn advance(
         let reached = reached_versions(&journal);
         let fleet = ctx.loader.load(&reached).map_err(RolloutError::Blueprint)?;
         let Some(rollout) = fold(progress::events_of(&journal, &id)) else {
+            if let Some(other) = unfinished_other(&journal, &id) {
+                return Err(RolloutError::Target(format!(
+                    "the rollout to {other} is not finished; finish it (or skip its remaining clusters) before starting the rollout to {target}"
+                )));
+            }
             let snapshot = ctx.store.snapshot().await?;
             let versions = current_versions(ctx.registry, &fleet, &reached, &snapshot).await;
             let (rings, _) = plan_rollout(&fleet, &versions, target)?;
@@ -590,6 +595,23 @@ pub async fn advance(
             }
         }
     }
+}
+
+/// The target of another rollout that started and has not finished: two rollouts at once would
+/// race for the same clusters.
+fn unfinished_other(journal: &[JournalEntry], id: &str) -> Option<String> {
+    let ids: std::collections::BTreeSet<&str> = journal
+        .iter()
+        .filter_map(|e| match &e.event {
+            JournalEvent::Rollout { rollout, .. } if rollout != id => Some(rollout.as_str()),
+            _ => None,
+        })
+        .collect();
+    ids.into_iter().find_map(|other| {
+        fold(progress::events_of(journal, other))
+            .filter(|r| !r.is_finished())
+            .map(|r| r.target)
+    })
 }
 
 /// Runs one cluster's remaining steps in order until it is done or a step fails.
