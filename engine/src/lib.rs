@@ -28,6 +28,9 @@
 //!                parallelism, run: RunRecord }
 //! Observer::on_event(&WalkEvent)   // Waiting, Started, Progress, Finished, Failed, Skipped
 //! TokenBucketPacer::default() / ::new([(ApiClass, Bucket { capacity, refill_per_sec })])
+//!
+//! scan::gather_evidence(..) / scan::assemble(ScanInput) -> ScanReport   // deprecation scans
+//! rollout::advance(&RolloutContext, target) -> Advanced                // upgrade rings
 //! ```
 
 mod error;
