@@ -442,16 +442,29 @@ fn check_addons(
         } else if pinned.is_none()
             && let Some(installed) = addon.installed.as_deref().filter(|v| !offered(v))
         {
-            out.push(Finding::new(
-                rule::ADDON_WILL_CHANGE,
-                Sev::Warning,
-                Some(&cluster.name),
-                addon.name.clone(),
-                format!(
-                    "add-on `{}` {installed} is not compatible with Kubernetes {target}; the upgrade moves it to a compatible version{default}",
-                    addon.name
-                ),
-            ));
+            out.push(if addon.moved_by_upgrade {
+                Finding::new(
+                    rule::ADDON_WILL_CHANGE,
+                    Sev::Warning,
+                    Some(&cluster.name),
+                    addon.name.clone(),
+                    format!(
+                        "add-on `{}` {installed} is not compatible with Kubernetes {target}; the upgrade moves it to a compatible version{default}",
+                        addon.name
+                    ),
+                )
+            } else {
+                Finding::new(
+                    rule::ADDON_INCOMPATIBLE,
+                    Sev::Blocker,
+                    Some(&cluster.name),
+                    addon.name.clone(),
+                    format!(
+                        "add-on `{}` runs {installed}, which is not compatible with Kubernetes {target}, and the cloud does not move it during the upgrade; move it first to one of: {choices}",
+                        addon.name
+                    ),
+                )
+            });
         }
     }
 }

@@ -83,12 +83,22 @@ fn live_evidence() -> UpgradeEvidence {
                 installed: Some("v1.11.4-eksbuild.2".into()),
                 compatible: vec!["v1.12.1-eksbuild.2".into(), "v1.12.0-eksbuild.1".into()],
                 default_for_target: Some("v1.12.1-eksbuild.2".into()),
+                moved_by_upgrade: true,
             },
             AddonEvidence {
                 name: "kube-proxy".into(),
                 installed: Some("v1.31.3-eksbuild.2".into()),
                 compatible: vec!["v1.33.0-eksbuild.2".into()],
                 default_for_target: Some("v1.33.0-eksbuild.2".into()),
+                moved_by_upgrade: true,
+            },
+            // An add-on the cloud never moves by itself (like the AKS mesh revision).
+            AddonEvidence {
+                name: "mesh".into(),
+                installed: Some("rev-1".into()),
+                compatible: vec!["rev-3".into(), "rev-2".into()],
+                default_for_target: Some("rev-3".into()),
+                moved_by_upgrade: false,
             },
         ],
         insights: vec![
@@ -167,6 +177,7 @@ async fn live_evidence_drives_path_skew_images_addons_and_insights() {
         rules(&report, "live"),
         [
             "blocker addon-incompatible@coredns",
+            "blocker addon-incompatible@mesh",
             "blocker cloud-insight@Deprecated APIs removed in Kubernetes v1.32",
             "blocker node-image-unsupported@pool legacy",
             "blocker node-skew@pool legacy",

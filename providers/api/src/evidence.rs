@@ -82,6 +82,12 @@ pub struct AddonEvidence {
     pub compatible: Vec<String>,
     /// The cloud's default version for the target minor.
     pub default_for_target: Option<String>,
+    /// Whether an upgrade moves an unpinned installed version to a compatible one (EKS add-ons,
+    /// which the rollout's add-on step updates); `false` when the version must be changed by
+    /// hand first (the AKS Istio mesh revision, which AKS never moves and whose incompatibility
+    /// makes AKS refuse the control-plane upgrade).
+    #[serde(default)]
+    pub moved_by_upgrade: bool,
 }
 
 /// One of the cloud's upgrade checks.

@@ -218,6 +218,7 @@ async fn addons(
                 .and_then(|(_, v)| v.clone()),
             compatible,
             default_for_target,
+            moved_by_upgrade: true,
         });
     }
     Ok(out)

@@ -294,6 +294,7 @@ fn istio_evidence(mesh: &Json, profile: &Json, target: KubeVersion) -> AddonEvid
         installed,
         default_for_target: compatible.first().cloned(),
         compatible,
+        moved_by_upgrade: false,
     }
 }
 

@@ -270,6 +270,7 @@ async fn istio_evidence_reads_the_mesh_revisions_of_the_location() {
             installed: Some("asm-1-28".into()),
             compatible: vec!["asm-1-30".into(), "asm-1-29".into()],
             default_for_target: Some("asm-1-30".into()),
+            moved_by_upgrade: false,
         }]
     );
     assert_eq!(next.notes.len(), 1, "{:?}", next.notes);
