@@ -57,16 +57,8 @@ pub async fn with_rollouts(
     out: &Out,
 ) -> Result<Fleet, Failure> {
     let journal = store.journal(None).await?;
-    let ahead: std::collections::BTreeMap<String, slipway_blueprints::KubeVersion> =
-        slipway_engine::rollout::reached_versions(&journal)
-            .into_iter()
-            .filter(|(name, reached)| {
-                fleet
-                    .clusters
-                    .iter()
-                    .any(|c| &c.name == name && c.kubernetes < *reached)
-            })
-            .collect();
+    let reached = slipway_engine::rollout::reached_versions(&journal);
+    let ahead = slipway_engine::rollout::ahead_of_blueprint(&fleet, &reached);
     if ahead.is_empty() {
         return Ok(fleet);
     }

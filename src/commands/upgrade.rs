@@ -133,17 +133,37 @@ fn open(path: &Path, global: &Global, out: &Out) -> Result<Session, Failure> {
     })
 }
 
-fn run_record(lock: &LockInfo, fleet: &Fleet, path: &Path, operation: &str) -> RunRecord {
-    RunRecord {
-        id: super::apply::run_id(),
-        operation: operation.to_owned(),
-        holder: lock.holder.clone(),
-        started_at: jiff::Timestamp::now(),
-        finished_at: None,
-        outcome: None,
-        blueprint_digest: fleet.digest.clone(),
-        git_commit: context::git_commit(path),
-        plan_digest: None,
+impl Session {
+    /// The rollout context of one locked invocation; its run record names `operation`.
+    fn context<'a>(
+        &'a self,
+        lock: &'a LockInfo,
+        registry: &'a slipway_engine::Registry,
+        observer: Arc<dyn slipway_engine::Observer>,
+        global: &Global,
+        operation: &str,
+    ) -> RolloutContext<'a> {
+        RolloutContext {
+            store: &*self.store,
+            lock,
+            registry,
+            loader: &self.loader,
+            commands: &self.shell,
+            observer,
+            parallelism: global.parallelism.max(1),
+            run: RunRecord {
+                id: super::apply::run_id(),
+                operation: operation.to_owned(),
+                holder: lock.holder.clone(),
+                started_at: jiff::Timestamp::now(),
+                finished_at: None,
+                outcome: None,
+                blueprint_digest: self.fleet.digest.clone(),
+                git_commit: context::git_commit(&self.loader.path),
+                plan_digest: None,
+            },
+            today: self.loader.today,
+        }
     }
 }
 
@@ -178,17 +198,13 @@ async fn operator(
         Command::Skip { cluster, reason } => format!("Skipped cluster `{cluster}` ({reason})"),
     };
     with_lock(&*s.store, "upgrade", async |lock| {
-        let ctx = RolloutContext {
-            store: &*s.store,
+        let ctx = s.context(
             lock,
-            registry: &registry,
-            loader: &s.loader,
-            commands: &s.shell,
-            observer: Arc::new(slipway_engine::NullObserver),
-            parallelism: global.parallelism.max(1),
-            run: run_record(lock, &s.fleet, path, "upgrade"),
-            today: s.loader.today,
-        };
+            &registry,
+            Arc::new(slipway_engine::NullObserver),
+            global,
+            "upgrade",
+        );
         rollout::record(&ctx, target, command)
             .await
             .map_err(rollout_failure)
@@ -216,17 +232,13 @@ async fn drive(
     let mut total: Vec<Advanced> = Vec::new();
     let result = loop {
         let advanced = with_lock(&*s.store, "upgrade advance", async |lock| {
-            let ctx = RolloutContext {
-                store: &*s.store,
+            let ctx = s.context(
                 lock,
-                registry: &cloud.registry,
-                loader: &s.loader,
-                commands: &s.shell,
-                observer: observer.clone(),
-                parallelism: global.parallelism.max(1),
-                run: run_record(lock, &s.fleet, path, "upgrade advance"),
-                today: s.loader.today,
-            };
+                &cloud.registry,
+                observer.clone(),
+                global,
+                "upgrade advance",
+            );
             rollout::advance(&ctx, target)
                 .await
                 .map_err(rollout_failure)

@@ -579,6 +579,7 @@ pub async fn advance(
                     events += 1;
                 }
                 let spec = ring_spec(&fleet, &ring)?.clone();
+                let ahead = ahead_of_blueprint(&fleet, &reached);
                 let progress: Vec<ClusterProgress> = rollout
                     .clusters()
                     .filter(|c| resume.contains(&c.name) || start.contains(&c.name))
@@ -586,7 +587,7 @@ pub async fn advance(
                     .collect();
                 let runs = progress
                     .iter()
-                    .map(|c| drive(ctx, target, &spec, c, &reached));
+                    .map(|c| drive(ctx, target, &spec, c, &ahead));
                 for result in futures::future::join_all(runs).await {
                     let (n, done) = result?;
                     events += n;
@@ -620,7 +621,7 @@ async fn drive(
     target: KubeVersion,
     ring: &Ring,
     cluster: &ClusterProgress,
-    reached: &BTreeMap<String, KubeVersion>,
+    ahead: &BTreeMap<String, KubeVersion>,
 ) -> Result<(usize, Vec<StepReport>), RolloutError> {
     let mut progress = cluster.clone();
     let mut events = 0;
@@ -637,24 +638,14 @@ async fn drive(
         )
         .await?;
         let started = Instant::now();
-        let before = KubeVersion::parse(progress.reached().unwrap_or(&progress.from))
-            .or_else(|| reached.get(&progress.name).copied());
+        let before = KubeVersion::parse(progress.reached().unwrap_or(&progress.from));
         let hop_version = KubeVersion::parse(&hop)
             .ok_or_else(|| RolloutError::Target(format!("`{hop}` is not a Kubernetes minor")))?;
-        let (ok, detail) = match run_step(
-            ctx,
-            ring,
-            &progress.name,
-            before,
-            hop_version,
-            phase,
-            reached,
-        )
-        .await
-        {
-            Ok(outcome) => outcome,
-            Err(e) => (false, e.to_string()),
-        };
+        let (ok, detail) =
+            match run_step(ctx, ring, &progress.name, before, hop_version, phase, ahead).await {
+                Ok(outcome) => outcome,
+                Err(e) => (false, e.to_string()),
+            };
         append(
             ctx,
             target,
@@ -684,26 +675,20 @@ async fn drive(
     Ok((events, reports))
 }
 
-/// Overrides for loading the blueprint: clusters at what rollouts reached (never below what
-/// they declare), and the stepping cluster at `version`.
-fn with_version(
+/// Clusters that rollouts moved past the minor the blueprint declares, at the minor they
+/// reached: the overrides every load of the blueprint needs so that nothing plans a downgrade.
+pub fn ahead_of_blueprint(
     fleet: &Fleet,
     reached: &BTreeMap<String, KubeVersion>,
-    cluster: &str,
-    version: Option<KubeVersion>,
 ) -> BTreeMap<String, KubeVersion> {
-    let mut versions: BTreeMap<String, KubeVersion> = fleet
+    fleet
         .clusters
         .iter()
         .filter_map(|c| {
             let r = reached.get(&c.name).copied()?;
             (r > c.kubernetes).then(|| (c.name.clone(), r))
         })
-        .collect();
-    if let Some(v) = version {
-        versions.insert(cluster.to_owned(), v);
-    }
-    versions
+        .collect()
 }
 
 fn find<'f>(fleet: &'f Fleet, name: &str) -> Result<&'f Cluster, RolloutError> {
@@ -723,16 +708,15 @@ async fn run_step(
     before: Option<KubeVersion>,
     hop: KubeVersion,
     phase: Phase,
-    reached: &BTreeMap<String, KubeVersion>,
+    ahead: &BTreeMap<String, KubeVersion>,
 ) -> Result<(bool, String), RolloutError> {
-    let declared = ctx
-        .loader
-        .load(&BTreeMap::new())
-        .map_err(RolloutError::Blueprint)?;
-    let load = |v: Option<KubeVersion>| {
-        ctx.loader
-            .load(&with_version(&declared, reached, cluster, v))
-            .map_err(RolloutError::Blueprint)
+    // Every load: clusters at what rollouts reached, this one at `version`.
+    let load = |version: Option<KubeVersion>| {
+        let mut versions = ahead.clone();
+        if let Some(v) = version {
+            versions.insert(cluster.to_owned(), v);
+        }
+        ctx.loader.load(&versions).map_err(RolloutError::Blueprint)
     };
     match phase {
         Phase::Preflight => {

@@ -96,24 +96,17 @@ async fn node_pools(
     s: &Session<'_>,
     cluster_name: &str,
 ) -> Result<Vec<LiveNodePool>, ProviderError> {
-    let mut names = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        s.read(API_EKS_READ).await;
-        let out = c
-            .eks
-            .list_nodegroups()
-            .cluster_name(cluster_name)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| s.fail("ListNodegroups", e))?;
-        names.extend(out.nodegroups().iter().cloned());
-        match out.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-            _ => break,
-        }
-    }
+    s.read(API_EKS_READ).await;
+    let names: Vec<String> = c
+        .eks
+        .list_nodegroups()
+        .cluster_name(cluster_name)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| s.fail("ListNodegroups", e))?;
     let mut pools = Vec::new();
     for name in names {
         s.read(API_EKS_READ).await;
@@ -158,24 +151,17 @@ async fn installed_addons(
     s: &Session<'_>,
     cluster_name: &str,
 ) -> Result<Vec<(String, Option<String>)>, ProviderError> {
-    let mut names = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        s.read(API_EKS_READ).await;
-        let out = c
-            .eks
-            .list_addons()
-            .cluster_name(cluster_name)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| s.fail("ListAddons", e))?;
-        names.extend(out.addons().iter().cloned());
-        match out.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-            _ => break,
-        }
-    }
+    s.read(API_EKS_READ).await;
+    let names: Vec<String> = c
+        .eks
+        .list_addons()
+        .cluster_name(cluster_name)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| s.fail("ListAddons", e))?;
     let mut installed = Vec::new();
     for name in names {
         s.read(API_EKS_READ).await;
