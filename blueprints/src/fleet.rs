@@ -691,6 +691,7 @@ pub(crate) fn load(r: &mut Report, input: Input<'_>) -> Option<Fleet> {
         clusters,
         rings,
         digest: input.digest,
+        standbys: Vec::new(),
     })
 }
 

@@ -25,6 +25,9 @@ pub struct Fleet {
     pub rings: Vec<Ring>,
     /// Hex SHA-256 of the blueprint sources (file names and bytes, in load order).
     pub digest: String,
+    /// DR standbys derived from their primaries, in primary order (see `crate::dr`). They are
+    /// not among `clusters`: a standby is planned only where [`Fleet::with_standbys`] adds it.
+    pub standbys: Vec<DerivedStandby>,
 }
 
 impl Fleet {
@@ -32,6 +35,60 @@ impl Fleet {
     pub fn cluster(&self, name: &str) -> Option<&Cluster> {
         self.clusters.iter().find(|c| c.name == name)
     }
+
+    /// The derived standby with this (standby cluster) name.
+    pub fn standby(&self, name: &str) -> Option<&DerivedStandby> {
+        self.standbys.iter().find(|s| s.cluster.name == name)
+    }
+
+    /// The derived standby of the primary cluster `primary`.
+    pub fn standby_of(&self, primary: &str) -> Option<&DerivedStandby> {
+        self.standbys.iter().find(|s| s.primary == primary)
+    }
+
+    /// This fleet with the named standbys appended to `clusters`, so that graphs, plans and
+    /// applies treat them as clusters of their own. Unknown names are ignored.
+    pub fn with_standbys<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Fleet {
+        let mut fleet = self.clone();
+        for name in names {
+            if fleet.cluster(name).is_none()
+                && let Some(standby) = self.standby(name)
+            {
+                fleet.clusters.push(standby.cluster.clone());
+            }
+        }
+        fleet
+    }
+}
+
+/// A DR standby derived from its primary cluster and the primary's `dr.standby`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DerivedStandby {
+    /// The primary cluster's name.
+    pub primary: String,
+    /// The primary's recovery time objective.
+    #[serde(with = "duration_secs")]
+    pub rto: Duration,
+    /// Capacity mode.
+    pub mode: StandbyMode,
+    /// The standby as a cluster of its own: tier `dr`, no ring, its own region, network and
+    /// identities.
+    pub cluster: Cluster,
+    /// How the standby differs from its primary and why, in derivation order.
+    pub changes: Vec<Derivation>,
+}
+
+/// One difference between a standby and its primary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Derivation {
+    /// What differs, as a blueprint path: `region`, `nodePools[workers].desired`.
+    pub field: String,
+    /// The primary's value.
+    pub primary: String,
+    /// The standby's value.
+    pub standby: String,
+    /// Why, in one sentence.
+    pub reason: String,
 }
 
 /// The cloud a cluster runs on.

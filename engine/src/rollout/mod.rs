@@ -1016,6 +1016,7 @@ mod tests {
             clusters: vec![],
             rings: vec![ring("dev", 60, 2, 1, false), ring("prod", 0, 1, 0, true)],
             digest: "d".into(),
+            standbys: Vec::new(),
         }
     }
 

@@ -67,6 +67,7 @@ fn fleet() -> Fleet {
         ],
         rings: vec![],
         digest: "d".into(),
+        standbys: Vec::new(),
     }
 }
 

@@ -30,6 +30,7 @@ fn fleet() -> Fleet {
         clusters: vec![a, b, lone],
         rings: vec![ring("dev"), ring("prod")],
         digest: "d".into(),
+        standbys: Vec::new(),
     }
 }
 

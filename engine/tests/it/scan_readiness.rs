@@ -45,6 +45,7 @@ fn fleet() -> Fleet {
         clusters: vec![live, unbuilt, azure],
         rings: vec![],
         digest: "d".into(),
+        standbys: Vec::new(),
     }
 }
 

@@ -175,5 +175,6 @@ pub fn fleet() -> Fleet {
         clusters: vec![prod_private(), dev_public()],
         rings: Vec::new(),
         digest: "0".repeat(64),
+        standbys: Vec::new(),
     }
 }

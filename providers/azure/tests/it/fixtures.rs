@@ -190,6 +190,7 @@ pub fn fleet() -> Fleet {
         clusters: vec![prod(), dev()],
         rings: Vec::new(),
         digest: "0".repeat(64),
+        standbys: Vec::new(),
     }
 }
 
