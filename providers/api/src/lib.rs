@@ -9,6 +9,7 @@ mod address;
 mod error;
 mod evidence;
 mod provider;
+mod readiness;
 mod value;
 
 pub use address::{Address, AddressParseError, Kind};
@@ -18,9 +19,13 @@ pub use evidence::{
     LiveCluster, LiveNodePool, UpgradeEvidence,
 };
 pub use provider::{
-    ApiClass, CreateRequest, Created, Expander, IntentSink, KindSchema, LiveObject, NoPacing,
-    OpContext, Pacer, Provider, Resource, ResourceState, ResourceStatus, UpdateRequest,
+    ApiClass, BuildPhase, CreateRequest, Created, Expander, IntentSink, KindSchema, LiveObject,
+    NoPacing, OpContext, Pacer, Provider, Resource, ResourceState, ResourceStatus, UpdateRequest,
     UpgradePhase, WaitFor,
+};
+pub use readiness::{
+    AddonReadiness, Condition, ControlPlaneReadiness, IdentityMechanism, IdentityReadiness,
+    NodePoolReadiness, ReadinessEvidence, ReadinessRequest,
 };
 pub use value::{OutputRef, Properties, Value};
 

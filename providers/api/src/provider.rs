@@ -6,7 +6,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use slipway_blueprints::{Cluster, Fleet};
 
-use crate::{Address, EvidenceRequest, Kind, Properties, ProviderError, UpgradeEvidence};
+use crate::{
+    Address, EvidenceRequest, Kind, Properties, ProviderError, ReadinessEvidence, ReadinessRequest,
+    UpgradeEvidence,
+};
 
 /// One desired cloud object produced by expanding a blueprint cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -239,6 +242,59 @@ pub trait Expander: Send + Sync {
     fn upgrade_phase(&self, _kind: &Kind) -> Option<UpgradePhase> {
         None
     }
+
+    /// Which part of a cluster objects of this kind belong to, for the per-phase timings of
+    /// builds and DR drills.
+    fn build_phase(&self, _kind: &Kind) -> BuildPhase {
+        BuildPhase::Other
+    }
+}
+
+/// The parts of a cluster build whose durations a DR drill reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BuildPhase {
+    /// VPC/VNet, subnets, gateways, route tables, security groups, resource groups.
+    Network,
+    /// IAM roles, OIDC providers, managed identities, federated credentials, role assignments,
+    /// Pod Identity associations, access entries.
+    Identity,
+    /// The Kubernetes control plane.
+    ControlPlane,
+    /// Node pools.
+    NodePools,
+    /// Add-ons.
+    Addons,
+    /// Private endpoints and their DNS.
+    Endpoints,
+    /// Anything else.
+    Other,
+}
+
+impl BuildPhase {
+    /// Every phase, in the order a build usually reaches them.
+    pub const ALL: [BuildPhase; 7] = [
+        BuildPhase::Network,
+        BuildPhase::Identity,
+        BuildPhase::ControlPlane,
+        BuildPhase::NodePools,
+        BuildPhase::Addons,
+        BuildPhase::Endpoints,
+        BuildPhase::Other,
+    ];
+
+    /// The name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildPhase::Network => "network",
+            BuildPhase::Identity => "identity",
+            BuildPhase::ControlPlane => "control-plane",
+            BuildPhase::NodePools => "node-pools",
+            BuildPhase::Addons => "add-ons",
+            BuildPhase::Endpoints => "endpoints",
+            BuildPhase::Other => "other",
+        }
+    }
 }
 
 /// The steps of one upgrade hop that change cloud objects, in the order they run.
@@ -302,4 +358,20 @@ pub trait Provider: Expander {
         ctx: &OpContext,
         req: EvidenceRequest<'_>,
     ) -> Result<UpgradeEvidence, ProviderError>;
+
+    /// Reads whether a cluster is ready to take traffic: control plane, node pools, add-ons and
+    /// whether its workload identities resolve and whom they trust. Read-only. A cluster
+    /// missing from the cloud is not an error: `control_plane` is `None`.
+    async fn readiness_evidence(
+        &self,
+        _ctx: &OpContext,
+        _req: ReadinessRequest<'_>,
+    ) -> Result<ReadinessEvidence, ProviderError> {
+        Err(ProviderError::new(
+            crate::ErrorClass::Fatal,
+            "ReadinessEvidence",
+            "Unsupported",
+            format!("provider `{}` cannot read readiness evidence", self.name()),
+        ))
+    }
 }
