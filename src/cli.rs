@@ -97,6 +97,8 @@ pub enum Command {
     Scan(ScanArgs),
     /// Upgrade rings: move the fleet to a Kubernetes minor ring by ring, one minor at a time.
     Upgrade(UpgradeArgs),
+    /// DR standbys: derive, build and drill a primary's standby in another region.
+    Dr(DrArgs),
     /// Print the blueprint JSON Schema.
     Schema,
     /// Run the cloud emulator.
@@ -241,6 +243,62 @@ pub enum UpgradeCommand {
         /// Why (required).
         #[arg(long, value_name = "TEXT")]
         reason: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DrArgs {
+    #[command(subcommand)]
+    pub command: DrCommand,
+}
+
+/// What `dr plan`, `build` and `drill` name: the blueprint and a primary cluster.
+#[derive(Debug, Args)]
+pub struct DrTarget {
+    #[command(flatten)]
+    pub blueprint: BlueprintArgs,
+    /// The primary cluster (or its standby's name).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DrCommand {
+    /// Show the standby derived from the primary and the plan that builds it; exit 2 when
+    /// there are changes.
+    Plan(DrTarget),
+    /// Build or converge the standby through the normal plan and walk; once built, `apply`
+    /// keeps it converged.
+    Build {
+        #[command(flatten)]
+        target: DrTarget,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Build (or verify) the standby, check its readiness, time each phase against the RTO and
+    /// write the evidence; exit 7 when the drill fails.
+    Drill {
+        #[command(flatten)]
+        target: DrTarget,
+        /// Delete the standby afterwards, whatever the outcome.
+        #[arg(long)]
+        teardown: bool,
+        /// Where the JSON and Markdown evidence go (default `.slipway/drills/` beside the
+        /// blueprint).
+        #[arg(long, value_name = "DIR")]
+        evidence_dir: Option<PathBuf>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// List past drills from the state journal and verify their evidence digests.
+    Report {
+        #[command(flatten)]
+        blueprint: BlueprintArgs,
+        /// Only drills of this primary.
+        #[arg(long, value_name = "NAME")]
+        cluster: Option<String>,
     },
 }
 

@@ -21,6 +21,9 @@ const EMULATOR_KEY: &str = "slipway-emulator";
 pub struct CloudSession {
     /// Providers and expanders by cloud name.
     pub registry: Registry,
+    /// Cloud seconds per wall second: the emulator's time scale (`--time-scale`, which must
+    /// match the one `--emulator-url`'s emulator was started with), 1 on real clouds.
+    pub time_scale: f64,
     emulator: Option<RunningEmulator>,
 }
 
@@ -33,6 +36,12 @@ impl CloudSession {
         } else {
             (global.emulator_url.clone(), None)
         };
+        // Providers wait in cloud time: on the emulator their polls run as much faster as it does.
+        let time_scale = if endpoint.is_some() {
+            global.time_scale
+        } else {
+            1.0
+        };
         let aws = AwsProviderConfig {
             static_credentials: endpoint.as_ref().map(|_| StaticCredentials {
                 access_key_id: EMULATOR_KEY.to_owned(),
@@ -40,6 +49,7 @@ impl CloudSession {
             }),
             endpoint_url: endpoint.clone(),
             region_override: None,
+            clock_scale: time_scale,
         };
         let azure = AzureProviderConfig {
             credential: match &endpoint {
@@ -47,11 +57,16 @@ impl CloudSession {
                 None => AzureCredentialChoice::Default,
             },
             endpoint_url: endpoint,
+            clock_scale: time_scale,
         };
         let mut registry = Registry::new();
         registry.add_provider(Arc::new(AwsProvider::new(aws)?));
         registry.add_provider(Arc::new(AzureProvider::new(azure)?));
-        Ok(Self { registry, emulator })
+        Ok(Self {
+            registry,
+            time_scale,
+            emulator,
+        })
     }
 
     /// Stops the embedded emulator, persisting its cloud.

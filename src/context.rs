@@ -74,6 +74,23 @@ pub async fn with_rollouts(
         .map_err(|f| Failure::Invalid(f.diagnostics))
 }
 
+/// The fleet as plans must see it with its DR standbys: every standby state records resources
+/// of (so `apply` keeps a built standby converged instead of deleting it), plus `building`, a
+/// standby `dr build` or `dr drill` is about to create.
+pub async fn with_standbys(
+    fleet: Fleet,
+    store: &dyn StateStore,
+    building: Option<&str>,
+) -> Result<Fleet, Failure> {
+    let snapshot = store.snapshot().await?;
+    let mut names = slipway_engine::dr::built_standbys(&fleet, &snapshot);
+    names.extend(building.map(str::to_owned));
+    if names.is_empty() {
+        return Ok(fleet);
+    }
+    Ok(fleet.with_standbys(names.iter().map(String::as_str)))
+}
+
 /// The directory state and other local files live beside: the blueprint's directory.
 pub fn blueprint_dir(path: &Path) -> PathBuf {
     if path.is_dir() {

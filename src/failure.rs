@@ -17,6 +17,8 @@ pub const EXIT_LOCKED: u8 = 4;
 pub const EXIT_BLOCKED: u8 = 5;
 /// `upgrade` has nothing to do but wait (soak, approval, pause): not a failure.
 pub const EXIT_WAITING: u8 = 6;
+/// `dr drill` ran but the drill failed (not built, a readiness check failed, or over the RTO).
+pub const EXIT_DRILL_FAILED: u8 = 7;
 
 /// A command failure, rendered by [`crate::render::Out::failure`].
 #[derive(Debug)]

@@ -1,7 +1,7 @@
 //! Built-in reference data: support calendars, node OS windows, regions and zones, add-ons,
-//! private endpoints.
+//! private endpoints, instance offerings per region.
 //!
-//! The calendars and node OS windows are CSV files under `blueprints/data/` embedded at compile time and parsed
+//! The calendars, node OS windows and instance offerings are CSV files under `blueprints/data/` embedded at compile time and parsed
 //! once; the tables of regions, add-ons and private-endpoint services are Rust constants. The
 //! loader validates blueprints against this data and the engine may use it to expand clusters
 //! (EKS add-on names, Azure private-endpoint group ids). This module must never read files or
@@ -93,6 +93,7 @@ const EKS_VERSIONS: &str = include_str!("../data/eks-versions.csv");
 const AKS_VERSIONS: &str = include_str!("../data/aks-versions.csv");
 const EKS_ADDON_VERSIONS: &str = include_str!("../data/eks-addon-versions.csv");
 const NODE_OS: &str = include_str!("../data/node-os.csv");
+const OFFERINGS: &str = include_str!("../data/instance-offerings.csv");
 
 /// Splits CSV text into rows of cells (RFC 4180 quoting), skipping the header.
 fn csv_rows(file: &'static str, text: &str) -> Result<Vec<(usize, Vec<String>)>, CatalogError> {
@@ -752,6 +753,183 @@ pub fn private_endpoint_service(
         .find(|s| s.name == name)
 }
 
+/// Which regions of the catalogue offer an instance family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Offered {
+    /// Every region.
+    All,
+    /// Every region with availability zones.
+    Zonal,
+    /// Only these regions.
+    Only(Vec<String>),
+    /// Every region except these.
+    Except(Vec<String>),
+}
+
+impl Offered {
+    fn covers(&self, region: &Region) -> bool {
+        match self {
+            Offered::All => true,
+            Offered::Zonal => !region.zones.is_empty(),
+            Offered::Only(list) => list.iter().any(|r| r == region.name),
+            Offered::Except(list) => !list.iter().any(|r| r == region.name),
+        }
+    }
+}
+
+/// An instance family (AWS `m7i`) or VM series (Azure `Dsv6`) with the regions offering it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceFamily {
+    /// The cloud.
+    pub cloud: Cloud,
+    /// Family name as the offerings data writes it: `m8g`, `Dpsv5`.
+    pub family: String,
+    /// CPU architecture: `x86_64` or `arm64`.
+    pub arch: String,
+    /// Where the family is offered.
+    pub offered: Offered,
+    /// Families to use instead where this one is not offered, newest first; each has the same
+    /// architecture, vCPUs per size and memory per vCPU.
+    pub fallbacks: Vec<String>,
+    /// Where the facts come from.
+    pub source: String,
+}
+
+fn parse_offerings(text: &str) -> Result<Vec<InstanceFamily>, CatalogError> {
+    const FILE: &str = "instance-offerings.csv";
+    let cell = |line: usize, value: &str, what: &'static str| CatalogError::Cell {
+        file: FILE,
+        line,
+        value: value.to_owned(),
+        what,
+    };
+    let words = |s: &str| -> Vec<String> { s.split_whitespace().map(str::to_owned).collect() };
+    csv_rows(FILE, text)?
+        .into_iter()
+        .map(|(line, c)| {
+            let cloud = match c[0].as_str() {
+                "aws" => Cloud::Aws,
+                "azure" => Cloud::Azure,
+                other => return Err(cell(line, other, "cloud (`aws` or `azure`)")),
+            };
+            if !matches!(c[2].as_str(), "x86_64" | "arm64") {
+                return Err(cell(line, &c[2], "architecture (`x86_64` or `arm64`)"));
+            }
+            let offered = match c[3].as_str() {
+                "all" => Offered::All,
+                "zonal" => Offered::Zonal,
+                "" => return Err(cell(line, "", "region list")),
+                s => match s.strip_prefix("except ") {
+                    Some(rest) => Offered::Except(words(rest)),
+                    None => Offered::Only(words(s)),
+                },
+            };
+            Ok(InstanceFamily {
+                cloud,
+                family: c[1].clone(),
+                arch: c[2].clone(),
+                offered,
+                fallbacks: words(&c[4]),
+                source: c[5].clone(),
+            })
+        })
+        .collect()
+}
+
+/// The instance families of the offerings catalogue, in data-file order.
+pub fn instance_families() -> &'static [InstanceFamily] {
+    static FAMILIES: OnceLock<Vec<InstanceFamily>> = OnceLock::new();
+    FAMILIES
+        .get_or_init(|| parse_offerings(OFFERINGS).expect("embedded data is checked by unit tests"))
+}
+
+/// AWS sizes whose vCPU count is the same in every family (`large` = 2 … `16xlarge` = 64), so
+/// that a substitute of the same size has the same vCPUs.
+const AWS_SIZES: &[&str] = &[
+    "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge",
+];
+
+/// An instance type split into its family and size: AWS `m8g.xlarge` → (`m8g`, `xlarge`);
+/// Azure `Standard_D4ps_v6` → (`Dpsv6`, `4`).
+fn split_instance_type(cloud: Cloud, instance_type: &str) -> Option<(String, String)> {
+    match cloud {
+        Cloud::Aws => {
+            let (family, size) = instance_type.split_once('.')?;
+            AWS_SIZES
+                .contains(&size)
+                .then(|| (family.to_owned(), size.to_owned()))
+        }
+        Cloud::Azure => {
+            // Standard_<series><vCPUs><modifiers>s_v<generation>
+            let (name, generation) = instance_type.strip_prefix("Standard_")?.split_once("_v")?;
+            let series_len = name.find(|c: char| !c.is_ascii_uppercase())?;
+            let rest = &name[series_len..];
+            let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+            let modifiers = rest[digits..].strip_suffix('s')?;
+            let valid = series_len > 0
+                && digits > 0
+                && modifiers.bytes().all(|b| b.is_ascii_lowercase())
+                && !generation.is_empty()
+                && generation.bytes().all(|b| b.is_ascii_digit());
+            valid.then(|| {
+                (
+                    format!("{}{modifiers}sv{generation}", &name[..series_len]),
+                    rest[..digits].to_owned(),
+                )
+            })
+        }
+    }
+}
+
+/// The instance type of `family` in `size`: the inverse of [`split_instance_type`].
+fn join_instance_type(cloud: Cloud, family: &str, size: &str) -> Option<String> {
+    match cloud {
+        Cloud::Aws => Some(format!("{family}.{size}")),
+        Cloud::Azure => {
+            let (head, generation) = family.rsplit_once("sv")?;
+            let series_len = head
+                .find(|c: char| !c.is_ascii_uppercase())
+                .unwrap_or(head.len());
+            let (series, modifiers) = head.split_at(series_len);
+            Some(format!("Standard_{series}{size}{modifiers}s_v{generation}"))
+        }
+    }
+}
+
+fn instance_family(cloud: Cloud, family: &str) -> Option<&'static InstanceFamily> {
+    instance_families()
+        .iter()
+        .find(|f| f.cloud == cloud && f.family == family)
+}
+
+/// Whether `region` offers `instance_type`; `None` when the type's family is not in the
+/// offerings catalogue (or the region is unknown), so nothing can be said about it.
+pub fn instance_offered(cloud: Cloud, instance_type: &str, region: &str) -> Option<bool> {
+    let (family, _) = split_instance_type(cloud, instance_type)?;
+    let region = self::region(cloud, region)?;
+    Some(instance_family(cloud, &family)?.offered.covers(region))
+}
+
+/// The same-size instance type of the newest fallback family of `instance_type`'s family that
+/// `region` offers (same architecture and memory per vCPU); `None` when there is none, or the
+/// type is not in the catalogue.
+pub fn instance_substitute(cloud: Cloud, instance_type: &str, region: &str) -> Option<String> {
+    let (family, size) = split_instance_type(cloud, instance_type)?;
+    let region = self::region(cloud, region)?;
+    instance_family(cloud, &family)?
+        .fallbacks
+        .iter()
+        .filter_map(|f| instance_family(cloud, f))
+        .find(|f| f.offered.covers(region))
+        .and_then(|f| join_instance_type(cloud, &f.family, &size))
+}
+
+/// The CPU architecture (`x86_64`, `arm64`) of a catalogued instance type.
+pub fn instance_arch(cloud: Cloud, instance_type: &str) -> Option<&'static str> {
+    let (family, _) = split_instance_type(cloud, instance_type)?;
+    instance_family(cloud, &family).map(|f| f.arch.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -908,6 +1086,94 @@ mod tests {
         assert_eq!(
             private_endpoint_service(Cloud::Azure, "acr").unwrap().kind,
             EndpointKind::AzureGroup("registry")
+        );
+    }
+
+    #[test]
+    fn offerings_are_consistent() {
+        let rows = parse_offerings(OFFERINGS).unwrap();
+        assert_eq!(rows.len(), OFFERINGS.lines().count() - 1);
+        for f in &rows {
+            if let Offered::Only(list) | Offered::Except(list) = &f.offered {
+                for r in list {
+                    assert!(region(f.cloud, r).is_some(), "{} names {r}", f.family);
+                }
+            }
+            // Arm families are marked in their names: AWS `g`, Azure `p`.
+            let arm = match f.cloud {
+                Cloud::Aws => f.family.contains('g'),
+                Cloud::Azure => f.family.contains('p'),
+            };
+            assert_eq!(arm, f.arch == "arm64", "{}", f.family);
+            for fb in &f.fallbacks {
+                let fb = instance_family(f.cloud, fb).unwrap();
+                assert_eq!((&fb.arch, &fb.family[..1]), (&f.arch, &f.family[..1]));
+            }
+            assert!(!f.source.is_empty());
+        }
+        assert!(matches!(
+            parse_offerings("c,f,a,o,fb,s\naws,m5,sparc,all,,src\n"),
+            Err(CatalogError::Cell { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn instance_offerings_and_substitutes() {
+        let (aws, azure) = (Cloud::Aws, Cloud::Azure);
+        assert_eq!(instance_offered(aws, "m8g.xlarge", "us-east-1"), Some(true));
+        assert_eq!(
+            instance_offered(aws, "m8g.xlarge", "af-south-1"),
+            Some(false)
+        );
+        assert_eq!(
+            instance_offered(aws, "m7i.large", "me-south-1"),
+            Some(false)
+        );
+        assert_eq!(instance_offered(aws, "m6i.large", "af-south-1"), Some(true));
+        assert_eq!(instance_offered(aws, "x2iedn.xlarge", "us-east-1"), None);
+        assert_eq!(instance_offered(aws, "m8g.metal-24xl", "us-east-1"), None);
+        assert_eq!(
+            instance_substitute(aws, "m8g.xlarge", "af-south-1").as_deref(),
+            Some("m6g.xlarge")
+        );
+        assert_eq!(
+            instance_substitute(aws, "m8g.xlarge", "eu-west-2").as_deref(),
+            Some("m7g.xlarge")
+        );
+        assert_eq!(
+            instance_substitute(aws, "r7i.2xlarge", "af-south-1").as_deref(),
+            Some("r6i.2xlarge")
+        );
+        assert_eq!(instance_arch(aws, "c8g.large"), Some("arm64"));
+        assert_eq!(
+            instance_offered(azure, "Standard_D4s_v6", "polandcentral"),
+            Some(false)
+        );
+        assert_eq!(
+            instance_substitute(azure, "Standard_D4s_v6", "polandcentral").as_deref(),
+            Some("Standard_D4s_v5")
+        );
+        assert_eq!(
+            instance_substitute(azure, "Standard_D8as_v6", "italynorth").as_deref(),
+            Some("Standard_D8as_v5")
+        );
+        assert_eq!(
+            instance_substitute(azure, "Standard_D4ps_v6", "polandcentral").as_deref(),
+            Some("Standard_D4ps_v5")
+        );
+        assert_eq!(
+            instance_offered(azure, "Standard_D4ps_v6", "westus"),
+            Some(false)
+        );
+        assert_eq!(
+            instance_substitute(azure, "Standard_D4ps_v6", "westus"),
+            None
+        );
+        assert_eq!(instance_offered(azure, "Standard_B2s", "westus"), None);
+        assert_eq!(instance_offered(azure, "Standard_E8-4s_v5", "westus"), None);
+        assert_eq!(
+            instance_offered(azure, "Standard_E8s_v5", "westus"),
+            Some(true)
         );
     }
 }

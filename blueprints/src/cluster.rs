@@ -108,6 +108,8 @@ pub(crate) struct ClusterRead {
     pub ranges: Vec<Range>,
     /// Broken invariants.
     pub violations: Vec<Violation>,
+    /// Where `dr.standby` was written, when it was.
+    pub standby: Option<StandbyNodes>,
 }
 
 struct Cx<'a> {
@@ -276,10 +278,14 @@ pub(crate) fn read_cluster(
             &mut cx,
             n,
             region,
-            zones.as_ref().map_or(0, Vec::len),
+            zones.as_ref().map(Vec::len),
             &mut out.ranges,
+            &mut out.standby,
         )
     });
+    if let Some(s) = &mut out.standby {
+        s.instance_types = instance_type_nodes(f.get("nodePools"), cx.cloud);
+    }
     let aws = read_aws(&mut cx, f.get("aws"));
     let azure = read_azure(&mut cx, &f);
     if cx.is_cluster()
@@ -1740,53 +1746,235 @@ fn read_dr(
     cx: &mut Cx<'_>,
     node: &Node,
     primary: Option<&catalog::Region>,
-    zone_count: usize,
+    zone_count: Option<usize>,
     ranges: &mut Vec<Range>,
+    nodes: &mut Option<StandbyNodes>,
 ) -> Option<DrSpec> {
     let f = read::fields(cx.r, node, "`dr`", &["rto", "standby"], &[])?;
     let rto: Option<Duration> = cx
         .need(&f, "rto", "`dr`")
         .and_then(|n| read::duration(cx.r, n, "recovery time objective"));
-    let standby = cx.need(&f, "standby", "`dr`").and_then(|s| {
-        let sf = read::fields(cx.r, s, "`dr.standby`", &["region", "cidr", "mode"], &[])?;
-        let region_node = cx.need(&sf, "region", "`dr.standby`");
-        let region = region_node.and_then(|n| read_region(cx, n));
-        if let (Some(r), Some(p), Some(at)) = (region, primary, region_node)
-            && r.name == p.name
-        {
-            cx.r.error(
-                Code::DrSameRegion,
-                at,
-                format!("The standby of {} is in `{}`, the primary's own region; a regional outage would take both down.", cx.subject(), r.name),
-                None,
-            );
-        }
-        let cidr_node = cx.need(&sf, "cidr", "`dr.standby`");
-        let cidr = cidr_node.and_then(|n| read_cidr(cx.r, n, "`dr.standby.cidr`"));
-        if let (Some(net), Some(at)) = (cidr, cidr_node) {
-            let subject = format!("the DR standby of {}", cx.subject());
-            if let (Some(cloud), Some(r)) = (cx.cloud, region) {
-                let zones: Vec<String> = r.zones.iter().take(zone_count.max(2)).map(|z| (*z).to_owned()).collect();
-                check_size(cx.r, cloud, net, &zones, at, &subject);
-            }
-            if cx.is_cluster() {
-                ranges.push(Range { net, node: at.clone(), what: subject });
-            }
-        }
-        let mode = match sf.get("mode") {
-            Some(n) => read::one_of(cx.r, n, "standby mode", &["pilot-light", "warm", "hot"]).map(|m| match m {
-                "warm" => StandbyMode::Warm,
-                "hot" => StandbyMode::Hot,
-                _ => StandbyMode::PilotLight,
-            }),
-            None => Some(StandbyMode::PilotLight),
-        };
-        Some(Standby { region: region?.name.to_owned(), cidr: cidr?, mode: mode? })
-    });
+    let standby = cx
+        .need(&f, "standby", "`dr`")
+        .and_then(|s| read_standby(cx, s, primary, zone_count, ranges, nodes));
     Some(DrSpec {
         rto: rto?,
         standby: standby?,
     })
+}
+
+const STANDBY_FIELDS: &[&str] = &[
+    "region",
+    "cidr",
+    "mode",
+    "name",
+    "resourceGroup",
+    "secretsKmsKeyArn",
+];
+
+fn read_standby(
+    cx: &mut Cx<'_>,
+    s: &Node,
+    primary: Option<&catalog::Region>,
+    zone_count: Option<usize>,
+    ranges: &mut Vec<Range>,
+    nodes: &mut Option<StandbyNodes>,
+) -> Option<Standby> {
+    let sf = read::fields(cx.r, s, "`dr.standby`", STANDBY_FIELDS, &[])?;
+    let region_node = cx.need(&sf, "region", "`dr.standby`");
+    let region = region_node.and_then(|n| read_region(cx, n));
+    if let (Some(r), Some(p), Some(at)) = (region, primary, region_node)
+        && r.name == p.name
+    {
+        cx.r.error(
+            Code::DrSameRegion,
+            at,
+            format!("The standby of {} is in `{}`, the primary's own region; a regional outage would take both down.", cx.subject(), r.name),
+            None,
+        );
+    }
+    let cidr_node = cx.need(&sf, "cidr", "`dr.standby`");
+    let cidr = cidr_node.and_then(|n| read_cidr(cx.r, n, "`dr.standby.cidr`"));
+    if let (Some(net), Some(at)) = (cidr, cidr_node) {
+        let subject = format!("the DR standby of {}", cx.subject());
+        if let (Some(cloud), Some(r)) = (cx.cloud, region) {
+            // Clusters: the zones the derivation gives the standby (none to check when the
+            // region lacks them: the derivation reports that). Templates: a likely layout.
+            let zones: Option<Vec<String>> = match (cx.is_cluster(), zone_count) {
+                (true, Some(n)) => crate::dr::standby_zones(r, n),
+                (true, None) => None,
+                (false, n) => Some(
+                    r.zones
+                        .iter()
+                        .take(n.unwrap_or(0).max(2))
+                        .map(|z| (*z).to_owned())
+                        .collect(),
+                ),
+            };
+            if let Some(zones) = zones {
+                check_size(cx.r, cloud, net, &zones, at, &subject);
+            }
+        }
+        if cx.is_cluster() {
+            ranges.push(Range {
+                net,
+                node: at.clone(),
+                what: subject,
+            });
+        }
+    }
+    let mode = match sf.get("mode") {
+        Some(n) => read::one_of(cx.r, n, "standby mode", &["pilot-light", "warm", "hot"]).map(
+            |m| match m {
+                "warm" => StandbyMode::Warm,
+                "hot" => StandbyMode::Hot,
+                _ => StandbyMode::PilotLight,
+            },
+        ),
+        None => Some(StandbyMode::PilotLight),
+    };
+    let name = read_standby_name(cx, &sf, s);
+    let resource_group = standby_setting(cx, &sf, "resourceGroup", Cloud::Azure, |cx, n| {
+        read_resource_group(cx, n)
+    });
+    let kms = standby_setting(cx, &sf, "secretsKmsKeyArn", Cloud::Aws, |cx, n| {
+        read_standby_kms(cx, n, region)
+    });
+    *nodes = Some(StandbyNodes {
+        name: name.clone(),
+        standby: s.clone(),
+        region: region_node.cloned(),
+        cidr: cidr_node.cloned(),
+        instance_types: Vec::new(),
+    });
+    Some(Standby {
+        region: region?.name.to_owned(),
+        cidr: cidr?,
+        mode: mode?,
+        name: name?.0,
+        resource_group: resource_group?,
+        secrets_kms_key_arn: kms?,
+    })
+}
+
+/// The standby's name and where it comes from: `dr.standby.name`, or `<primary>-dr` reported
+/// at `dr.standby`. Templates have no primary name to default from.
+fn read_standby_name(cx: &mut Cx<'_>, sf: &Fields<'_>, s: &Node) -> Option<(String, Node)> {
+    if let Some(n) = sf.get("name") {
+        return read::dns_label(cx.r, n, "standby name").map(|name| (name, n.clone()));
+    }
+    if !cx.is_cluster() || cx.name.is_empty() {
+        return None;
+    }
+    let name = format!("{}-dr", cx.name);
+    if read::is_dns_label(&name) {
+        return Some((name, s.clone()));
+    }
+    cx.r.error(
+        Code::InvalidName,
+        s,
+        format!(
+            "The default standby name `{name}` is longer than the 63 characters of a DNS label."
+        ),
+        Some("set `dr.standby.name`".into()),
+    );
+    None
+}
+
+/// An optional standby setting that only clusters on `cloud` may have: `Some(None)` when
+/// absent, `None` after an error.
+fn standby_setting(
+    cx: &mut Cx<'_>,
+    sf: &Fields<'_>,
+    key: &str,
+    cloud: Cloud,
+    read: impl FnOnce(&mut Cx<'_>, &Node) -> Option<String>,
+) -> Option<Option<String>> {
+    let Some(n) = sf.get(key) else {
+        return Some(None);
+    };
+    if let Some(other) = cx.cloud.filter(|c| *c != cloud) {
+        let at = sf.key(key).unwrap_or(n);
+        cx.r.error(
+            Code::InvalidValue,
+            at,
+            format!(
+                "`dr.standby.{key}` is a setting of {cloud} standbys, but {} runs on {other}.",
+                cx.subject()
+            ),
+            Some(format!("remove `{key}`")),
+        );
+        return None;
+    }
+    read(cx, n).map(Some)
+}
+
+/// A standby's own KMS key: a key ARN in the standby region (a KMS key is usable only in the
+/// region it lives in).
+fn read_standby_kms(cx: &mut Cx<'_>, n: &Node, region: Option<&catalog::Region>) -> Option<String> {
+    let arn = read::string(cx.r, n, "`secretsKmsKeyArn`")?;
+    if !is_kms_key_arn(&arn) {
+        cx.r.error(
+            Code::InvalidArn,
+            n,
+            format!(
+                "`{arn}` is not a KMS key ARN such as `arn:aws:kms:us-west-2:123456789012:key/…`."
+            ),
+            None,
+        );
+        return None;
+    }
+    let key_region = arn.split(':').nth(3).unwrap_or_default();
+    if let Some(r) = region.filter(|r| r.name != key_region) {
+        cx.r.error(
+            Code::DrKmsKey,
+            n,
+            format!("The standby's secrets key is in `{key_region}`, but the standby runs in `{}`; KMS keys encrypt only in their own region.", r.name),
+            Some(format!("use a key (or a replica of a multi-region key) in `{}`", r.name)),
+        );
+        return None;
+    }
+    Some(arn)
+}
+
+/// Where a cluster's `dr.standby` was written, for the fleet's standby checks and the
+/// derivation's findings.
+#[derive(Debug, Clone)]
+pub(crate) struct StandbyNodes {
+    /// The standby name and its node: `dr.standby.name`, or `dr.standby` when defaulted.
+    pub name: Option<(String, Node)>,
+    /// The `dr.standby` mapping.
+    pub standby: Node,
+    /// `dr.standby.region`.
+    pub region: Option<Node>,
+    /// `dr.standby.cidr`.
+    pub cidr: Option<Node>,
+    /// The `instanceType` node of each node pool (the cluster's entry of a per-cloud choice),
+    /// by pool name.
+    pub instance_types: Vec<(String, Node)>,
+}
+
+/// The `instanceType` node of each pool, by pool name.
+fn instance_type_nodes(pools: Option<&Node>, cloud: Option<Cloud>) -> Vec<(String, Node)> {
+    let Some(Node {
+        kind: Kind::Seq(items),
+        ..
+    }) = pools
+    else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|p| {
+            let name = p.get("name")?.text()?.to_owned();
+            let t = p.get("instanceType")?;
+            let t = match (&t.kind, cloud) {
+                (Kind::Map(_), Some(c)) => t.get(c.as_str())?,
+                _ => t,
+            };
+            Some((name, t.clone()))
+        })
+        .collect()
 }
 
 fn read_aws(cx: &mut Cx<'_>, node: Option<&Node>) -> Option<AwsSettings> {
@@ -1914,6 +2102,28 @@ fn is_guid(s: &str) -> bool {
             .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// Whether `s` is a valid Azure resource group name.
+pub(crate) fn is_resource_group(s: &str) -> bool {
+    let chars_ok = s
+        .chars()
+        .all(|c| c.is_alphanumeric() || "-_.()".contains(c));
+    !s.is_empty() && s.chars().count() <= 90 && chars_ok && !s.ends_with('.')
+}
+
+fn read_resource_group(cx: &mut Cx<'_>, n: &Node) -> Option<String> {
+    let s = read::string(cx.r, n, "`resourceGroup`")?;
+    if is_resource_group(&s) {
+        return Some(s);
+    }
+    cx.r.error(
+        Code::InvalidValue,
+        n,
+        format!("`{s}` is not a valid resource group name: use 1 to 90 letters, digits, `-`, `_`, `.`, `(` and `)`, not ending with `.`."),
+        None,
+    );
+    None
+}
+
 fn read_azure(cx: &mut Cx<'_>, f: &Fields<'_>) -> Option<AzureSettings> {
     let node = if cx.cloud == Some(Cloud::Azure) {
         cx.need(f, "azure", "An Azure cluster")?
@@ -1944,20 +2154,9 @@ fn read_azure(cx: &mut Cx<'_>, f: &Fields<'_>) -> Option<AzureSettings> {
         cx.r.error(Code::InvalidValue, n, format!("`{s}` is not a subscription id; subscription ids are GUIDs such as `00000000-0000-0000-0000-000000000000`."), None);
         None
     });
-    let group = cx.need(&af, "resourceGroup", "`azure`").and_then(|n| {
-        let s = read::string(cx.r, n, "`resourceGroup`")?;
-        let chars_ok = s.chars().all(|c| c.is_alphanumeric() || "-_.()".contains(c));
-        if !s.is_empty() && s.chars().count() <= 90 && chars_ok && !s.ends_with('.') {
-            return Some(s);
-        }
-        cx.r.error(
-            Code::InvalidValue,
-            n,
-            format!("`{s}` is not a valid resource group name: use 1 to 90 letters, digits, `-`, `_`, `.`, `(` and `)`, not ending with `.`."),
-            None,
-        );
-        None
-    });
+    let group = cx
+        .need(&af, "resourceGroup", "`azure`")
+        .and_then(|n| read_resource_group(cx, n));
     Some(AzureSettings {
         subscription_id: subscription?,
         resource_group: group?,

@@ -584,6 +584,10 @@ pub(crate) fn load(r: &mut Report, input: Input<'_>) -> Option<Fleet> {
         }
     }
 
+    // Standbys are derived from the validated primaries (overrides applied, so a standby
+    // follows its primary's version) and checked against the whole fleet.
+    let standbys = crate::dr::derive_fleet(r, &reads);
+
     // Rings: unique names, and every reference resolves.
     let mut rings: Vec<Ring> = Vec::new();
     let mut ring_names: Vec<String> = Vec::new();
@@ -691,7 +695,7 @@ pub(crate) fn load(r: &mut Report, input: Input<'_>) -> Option<Fleet> {
         clusters,
         rings,
         digest: input.digest,
-        standbys: Vec::new(),
+        standbys,
     })
 }
 

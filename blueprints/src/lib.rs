@@ -8,6 +8,7 @@
 pub mod catalog;
 mod cluster;
 mod diag;
+pub mod dr;
 mod fleet;
 pub mod model;
 mod read;

@@ -515,6 +515,15 @@ pub struct Standby {
     pub cidr: Ipv4Net,
     /// Capacity mode.
     pub mode: StandbyMode,
+    /// The standby cluster's name: `dr.standby.name`, or `<primary>-dr`.
+    pub name: String,
+    /// Azure resource group of the standby as written; `None` derives `<primary group>-dr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_group: Option<String>,
+    /// KMS key (ARN, in the standby region) for the standby's secrets as written; `None`
+    /// derives it from the primary's multi-region key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets_kms_key_arn: Option<String>,
 }
 
 /// How much capacity a standby keeps.

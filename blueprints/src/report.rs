@@ -66,6 +66,9 @@ codes! {
     InvalidScope => "invalid-scope", Error, "invalid role assignment scope";
     UnknownRing => "unknown-ring", Error, "unknown ring";
     DrSameRegion => "dr-same-region", Error, "standby region is the primary region";
+    DrStandbyZones => "dr-standby-zones", Error, "standby region lacks the primary's availability zones";
+    DrKmsKey => "dr-kms-key", Error, "secrets key unusable in the standby region";
+    DrInstanceUnavailable => "dr-instance-unavailable", Error, "instance type not offered in the standby region";
     UnknownRule => "unknown-rule", Error, "unknown rule";
     UnknownCluster => "unknown-cluster", Error, "unknown cluster";
     ExceptionExpired => "exception-expired", Error, "exception expired";

@@ -146,6 +146,9 @@ fn cluster_properties() -> Value {
                 "region": string("standby region; not the primary's"),
                 "cidr": cidr("standby network; disjoint from every other network of the fleet"),
                 "mode": enumeration(&["pilot-light", "warm", "hot"], "default `pilot-light`"),
+                "name": string("the standby cluster's name, a DNS label; default `<primary>-dr`"),
+                "resourceGroup": string("Azure only: the standby's resource group; default `<primary resourceGroup>-dr`"),
+                "secretsKmsKeyArn": string("AWS only: KMS key ARN in the standby region for secrets; default the primary's multi-region key in the standby region"),
             }), &["region", "cidr"]),
         }), &["rto", "standby"]),
         "aws": object("AWS settings", json!({

@@ -1,18 +1,21 @@
-//! The emulator's own API under `/_emulator/`: health, faults, reset, and the objects of
-//! every service carrying a tag (so tests can assert that nothing tagged is left behind), and
-//! seeded EKS deprecated-API usage (the audit-log evidence behind upgrade insights).
+//! The emulator's own API under `/_emulator/`: health, faults, reset, the objects of every
+//! service carrying a tag (so tests can assert that nothing tagged is left behind), the log of
+//! modelled operation durations (what DR drills compare their timings with), seeded EKS
+//! deprecated-API usage (the audit-log evidence behind upgrade insights), and injected health
+//! of node groups, add-ons and agent pools (for readiness drills).
 //!
 //! It needs no credentials and is never rate limited or faulted; it must never change a
-//! cloud object except through `reset` and that seeding.
+//! cloud object except through `reset`, that seeding and those injections.
 
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::json;
 
 use crate::faults::FaultConfig;
+use crate::oplog::OpRecord;
 use crate::server::{Shared, plain};
 use crate::state::Cloud;
-use crate::util::now_ms;
+use crate::util::{iso8601 as rfc3339, now_ms};
 
 /// One tagged object, as the admin API lists it.
 pub(crate) struct Tagged {
@@ -117,6 +120,34 @@ pub(crate) fn handle(
                 Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({ "error": e })),
             }
         }
+        ("GET", "operations") => operations(shared, query),
+        ("POST", "eks/addon-health" | "eks/nodegroup-health") => {
+            let of = if rest == "eks/addon-health" {
+                crate::eks::HealthOf::Addon
+            } else {
+                crate::eks::HealthOf::Nodegroup
+            };
+            let injected = serde_json::from_slice(body)
+                .map_err(|e| (400, e.to_string()))
+                .and_then(|b| {
+                    let mut inner = shared.lock();
+                    let out = crate::eks::inject_health(&mut inner.cloud, &b, of)?;
+                    shared.persist(&inner.cloud);
+                    Ok(out)
+                });
+            injection_response(injected)
+        }
+        ("POST", "arm/agentpool-state") => {
+            let injected = serde_json::from_slice(body)
+                .map_err(|e| (400, e.to_string()))
+                .and_then(|b| {
+                    let mut inner = shared.lock();
+                    let out = crate::arm::inject_pool_state(&mut inner.arm, &b)?;
+                    shared.persist_arm(&inner.arm);
+                    Ok(out)
+                });
+            injection_response(injected)
+        }
         ("GET", "objects") => {
             let mut wanted: Vec<(String, Option<String>)> = Vec::new();
             for (k, v) in form_urlencoded::parse(query.as_bytes()) {
@@ -157,7 +188,58 @@ pub(crate) fn handle(
         }
         _ => plain(
             StatusCode::NOT_FOUND,
-            "unknown emulator endpoint (GET health, GET|POST faults, POST reset, GET objects?tag=KEY=VALUE, POST eks/deprecated-api-usage)",
+            "unknown emulator endpoint (GET health, GET|POST faults, POST reset, GET objects?tag=KEY=VALUE, GET operations?cluster=NAME, POST eks/deprecated-api-usage, POST eks/addon-health, POST eks/nodegroup-health, POST arm/agentpool-state)",
         ),
     }
+}
+
+/// `{"error": …}` with the injection's status, or its result.
+fn injection_response(result: Result<serde_json::Value, (u16, String)>) -> Response {
+    match result {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err((status, e)) => json_response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            &json!({ "error": e }),
+        ),
+    }
+}
+
+/// `GET operations[?cluster=NAME]`: the drawn durations of both clouds, oldest first.
+fn operations(shared: &Shared, query: &str) -> Response {
+    let cluster = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "cluster")
+        .map(|(_, v)| v.into_owned());
+    let inner = shared.lock();
+    let mut records: Vec<&OpRecord> = inner
+        .cloud
+        .oplog
+        .iter()
+        .chain(inner.arm.oplog.iter())
+        .filter(|r| {
+            cluster
+                .as_deref()
+                .is_none_or(|c| r.cluster.as_deref() == Some(c))
+        })
+        .collect();
+    // Stable: records of one cloud drawn in the same millisecond keep their order.
+    records.sort_by_key(|r| r.started_ms);
+    let operations: Vec<serde_json::Value> = records
+        .into_iter()
+        .map(|r| {
+            json!({
+                "service": r.service,
+                "operation": r.operation,
+                "target": r.target,
+                "cluster": r.cluster,
+                "region": r.region,
+                "started_at": rfc3339(r.started_ms),
+                "modelled_seconds": r.modelled_seconds,
+                "wall_seconds": r.wall_seconds,
+            })
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({ "time_scale": shared.settings.time_scale, "operations": operations }),
+    )
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::admin::Tagged;
 use crate::faults::FailureTarget;
 use crate::lifecycle::Op;
+use crate::oplog::CLUSTER_TAG;
 use crate::state::Ctx;
 use crate::util::{glob, iso8601};
 use crate::wire::{ApiError, ApiResult, Params, Xml};
@@ -533,6 +534,7 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, op: &str, p: &Params) -> ApiResult<Xml> 
         "DeleteTags" => delete_tags(ctx, p),
         "DescribeTags" => describe_tags(ctx, p),
         "DescribeAvailabilityZones" => describe_zones(ctx, p),
+        "DescribeInstanceTypeOfferings" => describe_offerings(ctx, p),
         _ => Err(bad(
             "InvalidAction",
             format!("The action {op} is not valid for this web service."),
@@ -1327,7 +1329,9 @@ fn create_nat(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let eni = format!("eni-{}", ctx.hex(17));
     let assoc = format!("eipassoc-{}", ctx.hex(17));
     let d = ctx.draw();
-    let (now, deadline) = (ctx.now, ctx.deadline(Op::NatCreate, &id));
+    let owner = tags.get(CLUSTER_TAG).cloned();
+    let deadline = ctx.deadline(Op::NatCreate, &id, "ec2", &id, owner.as_deref());
+    let now = ctx.now;
     let fails = ctx.faults.fails(
         FailureTarget::NatGateway,
         &[&id, tags.get("Name").map_or("", String::as_str)],
@@ -1345,6 +1349,8 @@ fn create_nat(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
         let mut x = Xml::new();
         x.leaf("clientToken", token);
         x.node("natGateway", |x| nat_xml(x, existing, r));
+        // A replay starts nothing: it draws no duration.
+        ctx.ops.clear();
         return Ok(x);
     }
     let subnet = r
@@ -1452,8 +1458,13 @@ fn describe_nats(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
 fn delete_nat(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     let id = p.required("NatGatewayId", missing)?.to_owned();
     well_formed(&id, "nat")?;
-    let (now, deadline) = (ctx.now, ctx.deadline(Op::NatDelete, &id));
-    let retention = ctx.deadline(Op::NatRetention, &id) - now;
+    let owner = region(ctx)
+        .nats
+        .get(&id)
+        .and_then(|n| n.tags.get(CLUSTER_TAG).cloned());
+    let deadline = ctx.deadline(Op::NatDelete, &id, "ec2", &id, owner.as_deref());
+    let now = ctx.now;
+    let retention = ctx.unlogged_deadline(Op::NatRetention, &id) - now;
     let r = region(ctx);
     let n = r.nats.get_mut(&id).ok_or_else(|| not_found(&id))?;
     if n.state == "deleted" || n.state == "deleting" {
@@ -2558,7 +2569,8 @@ fn create_endpoint(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     } else {
         Op::InterfaceEndpoint
     };
-    let deadline = ctx.deadline(op, &id);
+    let cluster = tags.get(CLUSTER_TAG).cloned();
+    let deadline = ctx.deadline(op, &id, "ec2", &id, cluster.as_deref());
     let fails = ctx.faults.fails(
         FailureTarget::VpcEndpoint,
         &[&id, tags.get("Name").map_or("", String::as_str)],
@@ -2578,6 +2590,8 @@ fn create_endpoint(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
             endpoint_xml(x, existing, r, &rgn, &owner)
         })
         .leaf("clientToken", token);
+        // A replay starts nothing: it draws no duration.
+        ctx.ops.clear();
         return Ok(x);
     }
     let vpc = r.vpcs.get(&vpc_id).ok_or_else(|| not_found(&vpc_id))?;
@@ -2874,9 +2888,20 @@ fn delete_endpoints(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
     if ids.is_empty() {
         return Err(missing("VpcEndpointId"));
     }
+    // Only endpoints that start deleting draw a duration; the others are `unsuccessful`.
+    let deleting: Vec<(String, Option<String>)> = ids
+        .iter()
+        .filter_map(|id| {
+            let e = region(ctx).endpoints.get(id)?;
+            (e.state != "deleting").then(|| (id.clone(), e.tags.get(CLUSTER_TAG).cloned()))
+        })
+        .collect();
     let deadlines: Vec<u64> = ids
         .iter()
-        .map(|id| ctx.deadline(Op::EndpointDelete, id))
+        .map(|id| match deleting.iter().find(|(d, _)| d == id) {
+            Some((_, owner)) => ctx.deadline(Op::EndpointDelete, id, "ec2", id, owner.as_deref()),
+            None => ctx.now,
+        })
         .collect();
     let r = region(ctx);
     let mut failed: Vec<(String, ApiError)> = Vec::new();
@@ -3074,6 +3099,50 @@ fn describe_zones(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
             .leaf("networkBorderGroup", &rgn)
             .node("messageSet", |_| {});
     });
+    Ok(x)
+}
+
+/// The instance types offered in the region or in each of its zones.
+fn describe_offerings(ctx: &mut Ctx<'_>, p: &Params) -> ApiResult<Xml> {
+    let location_type = p.get("LocationType").unwrap_or("region").to_owned();
+    let rgn = ctx.region.clone();
+    let locations: Vec<String> = match location_type.as_str() {
+        "region" => vec![rgn.clone()],
+        "availability-zone" => zones(&rgn),
+        "availability-zone-id" => zones(&rgn).iter().map(|z| zone_id(&rgn, z)).collect(),
+        other => return Err(invalid_value("LocationType", other)),
+    };
+    let filters = Filters::parse(p, &["instance-type", "location"])?;
+    let types = crate::offerings::aws_instance_types();
+    let mut items = Vec::new();
+    for location in &locations {
+        for t in types
+            .iter()
+            .filter(|t| crate::offerings::aws_offered(t, &rgn))
+        {
+            let wanted = filters.matches(&Tags::new(), |name| match name {
+                "instance-type" => vec![t.clone()],
+                "location" => vec![location.clone()],
+                _ => Vec::new(),
+            });
+            if wanted {
+                items.push((format!("{location}/{t}"), (t.clone(), location.clone())));
+            }
+        }
+    }
+    let (page, next) = paginate(items, p, false)?;
+    let mut x = Xml::new();
+    x.list(
+        "instanceTypeOfferingSet",
+        "item",
+        page,
+        |x, (t, location)| {
+            x.leaf("instanceType", &t)
+                .leaf("locationType", &location_type)
+                .leaf("location", &location);
+        },
+    );
+    x.opt("nextToken", next);
     Ok(x)
 }
 

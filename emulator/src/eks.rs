@@ -19,6 +19,7 @@ use crate::ec2::{self, Ec2Region, Pending};
 use crate::faults::FailureTarget;
 use crate::iam::{self, Iam};
 use crate::lifecycle::Op;
+use crate::oplog::CLUSTER_TAG;
 use crate::state::{Cloud, Ctx};
 use crate::util::{epoch_seconds, hash_str, uuid};
 use crate::wire::{ApiError, ApiResult};
@@ -156,6 +157,27 @@ struct Nodegroup {
     injected_update_failures: u32,
     issues: Vec<(String, String)>,
     asg: String,
+    /// Health issues injected through the admin API: an `ACTIVE` node group reads `DEGRADED`.
+    #[serde(default)]
+    injected: Vec<HealthIssue>,
+}
+
+/// One `health.issues` entry injected through the admin API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct HealthIssue {
+    code: String,
+    message: String,
+    resource_ids: Option<Vec<String>>,
+}
+
+impl HealthIssue {
+    fn json(&self, default_ids: &[&str]) -> Value {
+        json!({
+            "code": self.code,
+            "message": self.message,
+            "resourceIds": self.resource_ids.clone().unwrap_or_else(|| default_ids.iter().map(|s| (*s).to_owned()).collect()),
+        })
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -172,6 +194,9 @@ struct Addon {
     associations: Vec<String>,
     fail: bool,
     tags: BTreeMap<String, String>,
+    /// Health issues injected through the admin API: an `ACTIVE` add-on reads `DEGRADED`.
+    #[serde(default)]
+    injected: Vec<HealthIssue>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -596,6 +621,17 @@ fn cluster_json(c: &Cluster) -> Value {
 }
 
 fn nodegroup_json(c: &Cluster, n: &Nodegroup) -> Value {
+    let status = if n.status == "ACTIVE" && !n.injected.is_empty() {
+        "DEGRADED"
+    } else {
+        n.status.as_str()
+    };
+    let mut issues: Vec<Value> = n
+        .issues
+        .iter()
+        .map(|(code, message)| json!({"code": code, "message": message, "resourceIds": [n.asg]}))
+        .collect();
+    issues.extend(n.injected.iter().map(|i| i.json(&[&n.asg])));
     json!({
         "nodegroupName": n.name,
         "nodegroupArn": n.arn,
@@ -604,7 +640,7 @@ fn nodegroup_json(c: &Cluster, n: &Nodegroup) -> Value {
         "releaseVersion": n.release_version,
         "createdAt": epoch_seconds(n.created),
         "modifiedAt": epoch_seconds(n.modified),
-        "status": n.status,
+        "status": status,
         "capacityType": n.capacity_type,
         "scalingConfig": {"minSize": n.min, "maxSize": n.max, "desiredSize": n.desired},
         "instanceTypes": n.instance_types,
@@ -619,9 +655,7 @@ fn nodegroup_json(c: &Cluster, n: &Nodegroup) -> Value {
         }).collect::<Vec<_>>(),
         "resources": {"autoScalingGroups": [{"name": n.asg}]},
         "diskSize": n.disk_size,
-        "health": {"issues": n.issues.iter().map(|(code, message)| json!({
-            "code": code, "message": message, "resourceIds": [n.asg],
-        })).collect::<Vec<_>>()},
+        "health": {"issues": issues},
         "updateConfig": n.update_config,
         "tags": n.tags,
     })
@@ -636,6 +670,10 @@ fn has_nodes(c: &Cluster) -> bool {
 fn addon_status(c: &Cluster, a: &Addon) -> (String, Vec<Value>) {
     let needs_nodes = data::addon(&a.name).is_some_and(|x| x.needs_nodes);
     match a.status.as_str() {
+        "ACTIVE" if !a.injected.is_empty() => (
+            "DEGRADED".to_owned(),
+            a.injected.iter().map(|i| i.json(&[])).collect(),
+        ),
         "ACTIVE" if needs_nodes && !has_nodes(c) => (
             "DEGRADED".to_owned(),
             vec![json!({
@@ -967,6 +1005,40 @@ fn cluster<'c>(ctx: &'c mut Ctx<'_>, name: &str) -> ApiResult<&'c Cluster> {
         .clusters
         .get(name)
         .ok_or_else(|| no_cluster(name))
+}
+
+/// Whose object an operation-log record is about.
+enum Of<'a> {
+    /// The EKS cluster itself.
+    Cluster,
+    /// One of its node groups.
+    Nodegroup(&'a str),
+    /// One of its add-ons.
+    Addon(&'a str),
+    /// An object not stored yet, with these tags.
+    Tags(&'a BTreeMap<String, String>),
+}
+
+/// The cluster an operation-log record names: the object's `slipway:cluster` tag, else its
+/// EKS cluster's, else the EKS cluster's name.
+fn owner(ctx: &mut Ctx<'_>, cluster_name: &str, of: Of<'_>) -> String {
+    let Ok(c) = cluster(ctx, cluster_name) else {
+        return match of {
+            Of::Tags(t) => t.get(CLUSTER_TAG).cloned(),
+            _ => None,
+        }
+        .unwrap_or_else(|| cluster_name.to_owned());
+    };
+    let own = match of {
+        Of::Cluster => None,
+        Of::Nodegroup(n) => c.nodegroups.get(n).map(|n| &n.tags),
+        Of::Addon(a) => c.addons.get(a).map(|a| &a.tags),
+        Of::Tags(t) => Some(t),
+    };
+    own.and_then(|t| t.get(CLUSTER_TAG))
+        .or_else(|| c.tags.get(CLUSTER_TAG))
+        .cloned()
+        .unwrap_or_else(|| cluster_name.to_owned())
 }
 
 fn cluster_mut<'c>(ctx: &'c mut Ctx<'_>, name: &str) -> ApiResult<&'c mut Cluster> {
@@ -1331,7 +1403,8 @@ fn create_cluster(ctx: &mut Ctx<'_>, body: &Map<String, Value>) -> ApiResult<Val
     ];
     let entry_id = ctx.uuid();
     let (now, rgn, account) = (ctx.now, ctx.region.clone(), ctx.account().to_owned());
-    let deadline = ctx.deadline(Op::ClusterCreate, &cluster_id);
+    let owner = owner(ctx, &name, Of::Tags(&tags));
+    let deadline = ctx.deadline(Op::ClusterCreate, &cluster_id, "eks", &name, Some(&owner));
     let fails = ctx.faults.fails(FailureTarget::Cluster, &[&name]);
     let propagation = ctx.faults.iam_propagation_ms;
     let Cloud { iam, ec2, eks, .. } = &mut *ctx.cloud;
@@ -1437,7 +1510,8 @@ fn create_cluster(ctx: &mut Ctx<'_>, body: &Map<String, Value>) -> ApiResult<Val
 }
 
 fn delete_cluster(ctx: &mut Ctx<'_>, name: &str) -> ApiResult<Value> {
-    let deadline = ctx.deadline(Op::ClusterDelete, name);
+    let owner = owner(ctx, name, Of::Cluster);
+    let deadline = ctx.deadline(Op::ClusterDelete, name, "eks", name, Some(&owner));
     let c = cluster_mut(ctx, name)?;
     if c.deletion_protection {
         return Err(invalid_request(format!(
@@ -1481,7 +1555,9 @@ fn update_cluster_version(
     let target = string(body, "version")?.unwrap_or_default();
     let day = ctx.today();
     let id = ctx.uuid();
-    let (now, deadline) = (ctx.now, ctx.deadline(Op::ClusterVersionUpdate, &id));
+    let owner = owner(ctx, name, Of::Cluster);
+    let deadline = ctx.deadline(Op::ClusterVersionUpdate, &id, "eks", name, Some(&owner));
+    let now = ctx.now;
     let c = cluster_mut(ctx, name)?;
     ensure_idle(c)?;
     let (Some(from), Some(to)) = (data::minor(&c.version), data::minor(&target)) else {
@@ -1573,7 +1649,9 @@ fn update_cluster_config(
     }
     let id = ctx.uuid();
     let rgn = ctx.region.clone();
-    let (now, deadline) = (ctx.now, ctx.deadline(Op::ClusterConfigUpdate, &id));
+    let owner = owner(ctx, name, Of::Cluster);
+    let deadline = ctx.deadline(Op::ClusterConfigUpdate, &id, "eks", name, Some(&owner));
+    let now = ctx.now;
     let Cloud { ec2, eks, .. } = &mut *ctx.cloud;
     let c = eks
         .entry(rgn.clone())
@@ -1930,6 +2008,18 @@ fn create_nodegroup(
     if instance_types.is_empty() || instance_types.len() > 20 {
         return Err(invalid("instanceTypes must name 1 to 20 instance types"));
     }
+    let unoffered: Vec<&str> = instance_types
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !crate::offerings::aws_offered(t, &ctx.region))
+        .collect();
+    if !unoffered.is_empty() {
+        return Err(invalid(format!(
+            "The following supplied instance types are not offered in region {}: [{}]",
+            ctx.region,
+            unoffered.join(", ")
+        )));
+    }
     let disk_size = integer(body, "diskSize")?.unwrap_or(20);
     if !(1..=16384).contains(&disk_size) {
         return Err(invalid(format!("diskSize {disk_size} is out of range")));
@@ -1960,7 +2050,8 @@ fn create_nodegroup(
     }
     let tags = tags(body)?;
     let id = ctx.uuid();
-    let deadline = ctx.deadline(Op::NodegroupCreate, &id);
+    let owner = owner(ctx, cluster_name, Of::Tags(&tags));
+    let deadline = ctx.deadline(Op::NodegroupCreate, &id, "eks", &name, Some(&owner));
     let fails = ctx.faults.fails(FailureTarget::Nodegroup, &[&name]);
     let entry_id = ctx.uuid();
     let (now, rgn, account, propagation) = (
@@ -2075,6 +2166,7 @@ fn create_nodegroup(
         injected_update_failures: 0,
         issues: Vec::new(),
         asg: format!("eks-{name}-{id}"),
+        injected: Vec::new(),
     };
     let out = json!({"nodegroup": nodegroup_json(c, &n)});
     c.nodegroups.insert(name, n);
@@ -2082,7 +2174,14 @@ fn create_nodegroup(
 }
 
 fn delete_nodegroup(ctx: &mut Ctx<'_>, cluster_name: &str, name: &str) -> ApiResult<Value> {
-    let deadline = ctx.deadline(Op::NodegroupDelete, &format!("{cluster_name}/{name}"));
+    let owner = owner(ctx, cluster_name, Of::Nodegroup(name));
+    let deadline = ctx.deadline(
+        Op::NodegroupDelete,
+        &format!("{cluster_name}/{name}"),
+        "eks",
+        name,
+        Some(&owner),
+    );
     let c = cluster_mut(ctx, cluster_name)?;
     let n = c
         .nodegroups
@@ -2130,7 +2229,9 @@ fn update_nodegroup_config(
     body: &Map<String, Value>,
 ) -> ApiResult<Value> {
     let id = ctx.uuid();
-    let (now, deadline) = (ctx.now, ctx.deadline(Op::NodegroupConfigUpdate, &id));
+    let owner = owner(ctx, cluster_name, Of::Nodegroup(name));
+    let deadline = ctx.deadline(Op::NodegroupConfigUpdate, &id, "eks", name, Some(&owner));
+    let now = ctx.now;
     let c = cluster_mut(ctx, cluster_name)?;
     let n = nodegroup_updatable(c, name)?;
     let mut params: Vec<(String, String)> = Vec::new();
@@ -2251,7 +2352,13 @@ fn update_nodegroup_version(
         return Err(invalid("launchTemplate is not emulated"));
     }
     let id = ctx.uuid();
-    let (now, seed, scale) = (ctx.now, ctx.settings.seed, ctx.settings.time_scale);
+    let owner = owner(ctx, cluster_name, Of::Nodegroup(name));
+    let (now, seed, scale, rgn) = (
+        ctx.now,
+        ctx.settings.seed,
+        ctx.settings.time_scale,
+        ctx.region.clone(),
+    );
     let faults = ctx.faults;
     let c = cluster_mut(ctx, cluster_name)?;
     let cluster_version = c.version.clone();
@@ -2301,8 +2408,21 @@ fn update_nodegroup_version(
     }
     .max(1);
     let batches = u32::try_from((n.desired + per_batch - 1) / per_batch).unwrap_or(1);
-    let deadline =
-        now + crate::lifecycle::duration_ms(Op::NodegroupRoll { batches }, &id, seed, scale);
+    // The batch count needs the node group, which holds `ctx` borrowed: draw and log here.
+    let (ms, record) = crate::oplog::draw(
+        Op::NodegroupRoll { batches },
+        &id,
+        seed,
+        scale,
+        now,
+        crate::oplog::Subject {
+            service: "eks",
+            target: name,
+            cluster: Some(&owner),
+            region: &rgn,
+        },
+    );
+    let deadline = now + ms;
     n.status = "UPDATING".to_owned();
     n.modified = now;
     // Whatever the outcome, the node group is ACTIVE again when the update ends; a failed
@@ -2347,6 +2467,7 @@ fn update_nodegroup_version(
     u.failure = failure;
     let out = json!({"update": update_json(&u)});
     c.updates.push(u);
+    ctx.ops.push(record);
     Ok(out)
 }
 
@@ -2408,7 +2529,8 @@ fn create_addon(
         .map(|_| format!("a-{}", ctx.hex(17)))
         .collect();
     let arn_id = ctx.uuid();
-    let deadline = ctx.deadline(Op::AddonChange, &arn_id);
+    let owner = owner(ctx, cluster_name, Of::Tags(&tags));
+    let deadline = ctx.deadline(Op::AddonChange, &arn_id, "eks", &name, Some(&owner));
     let fails = ctx.faults.fails(FailureTarget::Addon, &[&name]);
     let (now, rgn, account) = (ctx.now, ctx.region.clone(), ctx.account().to_owned());
     let Cloud { iam, eks, .. } = &mut *ctx.cloud;
@@ -2497,6 +2619,7 @@ fn create_addon(
         associations: association_arns,
         fail: fails,
         tags,
+        injected: Vec::new(),
     };
     let out = json!({"addon": addon_json(c, &a)});
     c.addons.insert(name, a);
@@ -2516,9 +2639,10 @@ fn update_addon(
         .map(|_| format!("a-{}", ctx.hex(17)))
         .collect();
     let id = ctx.uuid();
+    let owner = owner(ctx, cluster_name, Of::Addon(name));
     let (now, deadline, rgn, account) = (
         ctx.now,
-        ctx.deadline(Op::AddonChange, &id),
+        ctx.deadline(Op::AddonChange, &id, "eks", name, Some(&owner)),
         ctx.region.clone(),
         ctx.account().to_owned(),
     );
@@ -2641,7 +2765,14 @@ fn update_addon(
 }
 
 fn delete_addon(ctx: &mut Ctx<'_>, cluster_name: &str, name: &str) -> ApiResult<Value> {
-    let deadline = ctx.deadline(Op::AddonDelete, &format!("{cluster_name}/{name}"));
+    let owner = owner(ctx, cluster_name, Of::Addon(name));
+    let deadline = ctx.deadline(
+        Op::AddonDelete,
+        &format!("{cluster_name}/{name}"),
+        "eks",
+        name,
+        Some(&owner),
+    );
     let c = cluster_mut(ctx, cluster_name)?;
     let a = c
         .addons
@@ -3213,6 +3344,108 @@ fn insights(c: &Cluster) -> Vec<Value> {
 /// Seeds deprecated API usage for a cluster (`POST /_emulator/eks/deprecated-api-usage`):
 /// `{cluster, region?, usage, replacedWith?, stopServingVersion?, userAgent, requestCount?,
 /// lastRequestTime?}`. A later seed of the same usage and user agent replaces the earlier one.
+/// What an injected health issue is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HealthOf {
+    /// A managed node group (`"nodegroup"` in the body).
+    Nodegroup,
+    /// An add-on (`"addon"` in the body).
+    Addon,
+}
+
+/// Sets (or with an empty list clears) the injected health issues of a node group or add-on
+/// from an admin body `{cluster, nodegroup|addon, issues: [{code, message, resourceIds?}],
+/// region?}`; the error carries the HTTP status (400 or 404).
+pub(crate) fn inject_health(
+    cloud: &mut Cloud,
+    body: &Value,
+    of: HealthOf,
+) -> Result<Value, (u16, String)> {
+    let bad = |m: String| (400, m);
+    let b = body
+        .as_object()
+        .ok_or_else(|| bad("the body must be a JSON object".to_owned()))?;
+    let text = |k: &str| b.get(k).and_then(Value::as_str).map(str::to_owned);
+    let key = match of {
+        HealthOf::Nodegroup => "nodegroup",
+        HealthOf::Addon => "addon",
+    };
+    let cluster_name = text("cluster").ok_or_else(|| bad("`cluster` is required".to_owned()))?;
+    let name = text(key).ok_or_else(|| bad(format!("`{key}` is required")))?;
+    let issues = b
+        .get("issues")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("`issues` must be a list".to_owned()))?
+        .iter()
+        .map(|i| {
+            let field = |k: &str| i.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+            let (Some(code), Some(message)) = (field("code"), field("message")) else {
+                return Err(bad(
+                    "each issue needs a non-empty `code` and `message`".to_owned()
+                ));
+            };
+            let resource_ids = match i.get("resourceIds") {
+                None | Some(Value::Null) => None,
+                Some(Value::Array(a)) => Some(
+                    a.iter()
+                        .map(|v| v.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| bad("`resourceIds` must be a list of strings".to_owned()))?,
+                ),
+                Some(_) => return Err(bad("`resourceIds` must be a list of strings".to_owned())),
+            };
+            Ok(HealthIssue {
+                code: code.to_owned(),
+                message: message.to_owned(),
+                resource_ids,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let region = text("region");
+    let mut found: Vec<&mut Cluster> = cloud
+        .eks
+        .iter_mut()
+        .filter(|(r, _)| region.as_ref().is_none_or(|want| want == *r))
+        .filter_map(|(_, eks)| eks.clusters.get_mut(&cluster_name))
+        .collect();
+    let c = match found.len() {
+        0 => return Err((404, format!("no EKS cluster `{cluster_name}`"))),
+        1 => found.remove(0),
+        _ => {
+            return Err(bad(format!(
+                "EKS cluster `{cluster_name}` exists in several regions; give `region`"
+            )));
+        }
+    };
+    let view = match of {
+        HealthOf::Nodegroup => {
+            let n = c.nodegroups.get_mut(&name).ok_or_else(|| {
+                (
+                    404,
+                    format!("no node group `{name}` in EKS cluster `{cluster_name}`"),
+                )
+            })?;
+            n.injected = issues;
+            let n = &c.nodegroups[&name];
+            nodegroup_json(c, n)
+        }
+        HealthOf::Addon => {
+            let a = c.addons.get_mut(&name).ok_or_else(|| {
+                (
+                    404,
+                    format!("no add-on `{name}` in EKS cluster `{cluster_name}`"),
+                )
+            })?;
+            a.injected = issues;
+            let a = &c.addons[&name];
+            addon_json(c, a)
+        }
+    };
+    Ok(
+        json!({ "cluster": cluster_name, key: name, "status": view["status"], "health": view["health"] }),
+    )
+}
+
 pub(crate) fn seed_deprecated_usage(
     cloud: &mut Cloud,
     body: &Value,

@@ -15,6 +15,8 @@ mod eks;
 mod faults;
 mod iam;
 mod lifecycle;
+mod offerings;
+mod oplog;
 mod ratelimit;
 mod server;
 mod state;

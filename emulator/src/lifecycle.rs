@@ -74,6 +74,40 @@ pub(crate) enum Op {
 }
 
 impl Op {
+    /// The operation's name in the admin operation log, e.g. `NodegroupRoll`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Op::ClusterCreate => "ClusterCreate",
+            Op::ClusterDelete => "ClusterDelete",
+            Op::ClusterVersionUpdate => "ClusterVersionUpdate",
+            Op::ClusterConfigUpdate => "ClusterConfigUpdate",
+            Op::NodegroupCreate => "NodegroupCreate",
+            Op::NodegroupDelete => "NodegroupDelete",
+            Op::NodegroupConfigUpdate => "NodegroupConfigUpdate",
+            Op::NodegroupRoll { .. } => "NodegroupRoll",
+            Op::AddonChange => "AddonChange",
+            Op::AddonDelete => "AddonDelete",
+            Op::NatCreate => "NatCreate",
+            Op::NatDelete => "NatDelete",
+            Op::NatRetention => "NatRetention",
+            Op::GatewayEndpoint => "GatewayEndpoint",
+            Op::InterfaceEndpoint => "InterfaceEndpoint",
+            Op::EndpointDelete => "EndpointDelete",
+            Op::NetworkChange => "NetworkChange",
+            Op::PrivateEndpoint => "PrivateEndpoint",
+            Op::PrivateDns => "PrivateDns",
+            Op::ResourceGroupDelete => "ResourceGroupDelete",
+            Op::AksCreate => "AksCreate",
+            Op::AksUpgrade => "AksUpgrade",
+            Op::AksUpdate => "AksUpdate",
+            Op::AksDelete => "AksDelete",
+            Op::AgentPoolCreate => "AgentPoolCreate",
+            Op::AgentPoolRoll { .. } => "AgentPoolRoll",
+            Op::AgentPoolUpdate => "AgentPoolUpdate",
+            Op::AgentPoolDelete => "AgentPoolDelete",
+        }
+    }
+
     /// Median seconds and log-normal sigma.
     fn model(self) -> (f64, f64) {
         match self {
@@ -109,21 +143,26 @@ impl Op {
     }
 }
 
-/// The real milliseconds `op` takes for the object identified by `key`: the median times a
-/// seeded log-normal factor (clamped to 0.5..3), divided by `time_scale`.
-pub(crate) fn duration_ms(op: Op, key: &str, seed: u64, time_scale: f64) -> u64 {
+/// The cloud seconds `op` takes for the object identified by `key`: the median times a
+/// seeded log-normal factor (clamped to 0.5..3), before any time scale.
+pub(crate) fn modelled_seconds(op: Op, key: &str, seed: u64) -> f64 {
     let (median, sigma) = op.model();
     let h = hash_str(seed, key);
     // Irwin–Hall: the sum of four uniforms, centred and scaled, is close enough to a normal.
     let z: f64 = (0..4u64).map(|i| unit(mix(h ^ i))).sum::<f64>() - 2.0;
     let z = z * (3.0f64).sqrt();
-    let factor = (sigma * z).exp().clamp(0.5, 3.0);
+    median * (sigma * z).exp().clamp(0.5, 3.0)
+}
+
+/// The real milliseconds `op` takes for the object identified by `key`: its
+/// [`modelled_seconds`] divided by `time_scale`.
+pub(crate) fn duration_ms(op: Op, key: &str, seed: u64, time_scale: f64) -> u64 {
     let scale = if time_scale.is_finite() && time_scale > 0.0 {
         time_scale
     } else {
         1.0
     };
-    let ms = median * factor * 1000.0 / scale;
+    let ms = modelled_seconds(op, key, seed) * 1000.0 / scale;
     // Saturating float-to-int conversion is what we want for absurd scales.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let ms = ms.round() as u64;

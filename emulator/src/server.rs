@@ -309,6 +309,7 @@ impl Call {
             now,
             settings: &shared.settings,
             faults: &inner.faults,
+            ops: Vec::new(),
         };
         let mutating = !["Describe", "List", "Get"]
             .iter()
@@ -329,7 +330,12 @@ impl Call {
                 eks::handle(&mut ctx, route, body, query).map(|v| self.json_ok(&v))
             }
         };
-        if swept || (mutating && response.is_ok()) {
+        let ops = std::mem::take(&mut ctx.ops);
+        let logged = response.is_ok() && !ops.is_empty();
+        if logged {
+            inner.cloud.oplog.extend(ops);
+        }
+        if swept || logged || (mutating && response.is_ok()) {
             shared.persist(&inner.cloud);
         }
         drop(guard);

@@ -14,7 +14,8 @@ use crate::ec2::Ec2Region;
 use crate::eks::EksRegion;
 use crate::faults::FaultConfig;
 use crate::iam::Iam;
-use crate::lifecycle::{Op, duration_ms};
+use crate::lifecycle::Op;
+use crate::oplog::{OpLog, OpRecord, Subject};
 use crate::util::{hex_digits, mix, uuid};
 
 /// Version of the persisted format.
@@ -31,6 +32,9 @@ pub(crate) struct Cloud {
     pub iam: Iam,
     /// EKS objects per region.
     pub eks: BTreeMap<String, EksRegion>,
+    /// Durations drawn for EC2 and EKS operations, oldest first.
+    #[serde(default)]
+    pub oplog: OpLog,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -126,6 +130,8 @@ pub(crate) struct Ctx<'a> {
     pub settings: &'a Settings,
     /// Faults in force.
     pub faults: &'a FaultConfig,
+    /// Operation-log records of this request, kept only if it succeeds.
+    pub ops: Vec<OpRecord>,
 }
 
 impl Ctx<'_> {
@@ -155,9 +161,38 @@ impl Ctx<'_> {
         uuid(d)
     }
 
-    /// The wall-clock deadline of `op` started now on the object `key`.
-    pub(crate) fn deadline(&self, op: Op, key: &str) -> u64 {
-        self.now + duration_ms(op, key, self.settings.seed, self.settings.time_scale)
+    /// The wall-clock deadline of `op` started now on the object `key` (the jitter key), which
+    /// the operation log records as `service` acting on `target` of `cluster`.
+    pub(crate) fn deadline(
+        &mut self,
+        op: Op,
+        key: &str,
+        service: &str,
+        target: &str,
+        cluster: Option<&str>,
+    ) -> u64 {
+        let (ms, record) = crate::oplog::draw(
+            op,
+            key,
+            self.settings.seed,
+            self.settings.time_scale,
+            self.now,
+            Subject {
+                service,
+                target,
+                cluster,
+                region: &self.region,
+            },
+        );
+        self.ops.push(record);
+        self.now + ms
+    }
+
+    /// The wall-clock deadline of `op` on `key` without a log record: for spans that are not
+    /// operations, like how long a deleted object stays visible.
+    pub(crate) fn unlogged_deadline(&self, op: Op, key: &str) -> u64 {
+        self.now
+            + crate::lifecycle::duration_ms(op, key, self.settings.seed, self.settings.time_scale)
     }
 
     /// The account id.

@@ -77,6 +77,16 @@ pages = list(ec2.get_paginator("describe_subnets").paginate(
     Filters=[{"Name": "vpc-id", "Values": [vpc_id]}], PaginationConfig={"PageSize": 5}))
 check(sum(len(p["Subnets"]) for p in pages) == 4, "subnet paginator")
 
+# Instance type offerings (what DR standbys check sizes against)
+offers = ec2.describe_instance_type_offerings(
+    LocationType="region", Filters=[{"Name": "instance-type", "Values": ["m8g.*"]}])["InstanceTypeOfferings"]
+check(len(offers) == 7 and all(o["LocationType"] == "region" and o["Location"] == "us-east-1" for o in offers),
+      "instance type offerings")
+pages = list(ec2.get_paginator("describe_instance_type_offerings").paginate(
+    LocationType="availability-zone", Filters=[{"Name": "instance-type", "Values": ["m8g.large"]}],
+    PaginationConfig={"PageSize": 5}))
+check(len(pages) == 2 and sum(len(p["InstanceTypeOfferings"]) for p in pages) == 6, "offerings paginator")
+
 igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
 ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc_id)
 gws = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}])

@@ -31,8 +31,10 @@
 //!
 //! scan::gather_evidence(..) / scan::assemble(ScanInput) -> ScanReport   // deprecation scans
 //! rollout::advance(&RolloutContext, target) -> Advanced                // upgrade rings
+//! dr::drill(&DrContext, &Fleet, cluster, teardown) -> DrillReport      // DR drills
 //! ```
 
+pub mod dr;
 mod error;
 mod graph;
 mod pacer;

@@ -23,6 +23,8 @@ struct Request<'a> {
     auto_approve: bool,
     refresh: bool,
     selection: Selection,
+    /// A DR standby to build: planned with the fleet although state holds none of it yet.
+    standby: Option<&'a str>,
 }
 
 pub async fn apply(args: &ApplyArgs, global: &Global, out: &Out) -> Result<u8, Failure> {
@@ -37,6 +39,7 @@ pub async fn apply(args: &ApplyArgs, global: &Global, out: &Out) -> Result<u8, F
             selection: Selection {
                 clusters: args.selection.clusters.clone(),
             },
+            standby: None,
         },
         global,
         out,
@@ -56,6 +59,7 @@ pub async fn destroy(args: &DestroyArgs, global: &Global, out: &Out) -> Result<u
             selection: Selection {
                 clusters: args.selection.clusters.clone(),
             },
+            standby: None,
         },
         global,
         out,
@@ -67,6 +71,26 @@ async fn converge(request: Request<'_>, global: &Global, out: &Out) -> Result<u8
     let fleet = context::load_fleet(request.blueprint, global, out)?;
     let store = context::open_state(request.blueprint, global)?;
     let fleet = context::with_rollouts(request.blueprint, fleet, &*store, global, out).await?;
+    let standby = match request.standby {
+        Some(cluster) => Some(
+            slipway_engine::dr::standby_fleet(&fleet, cluster)?
+                .1
+                .cluster
+                .name
+                .clone(),
+        ),
+        None => None,
+    };
+    let fleet = context::with_standbys(fleet, &*store, standby.as_deref()).await?;
+    let request = Request {
+        selection: match &standby {
+            Some(name) => Selection {
+                clusters: vec![name.clone()],
+            },
+            None => request.selection,
+        },
+        ..request
+    };
     let lock = context::lock(&*store, request.operation).await?;
     let result = match CloudSession::open(request.blueprint, global).await {
         Ok(cloud) => {
@@ -92,6 +116,32 @@ async fn converge(request: Request<'_>, global: &Global, out: &Out) -> Result<u8
         ));
     }
     result
+}
+
+/// `slipway dr build`: builds or converges the DR standby of `cluster` (a primary's name or
+/// its standby's) through the normal plan and walk.
+pub async fn build_standby(
+    blueprint: &Path,
+    cluster: &str,
+    auto_approve: bool,
+    global: &Global,
+    out: &Out,
+) -> Result<u8, Failure> {
+    converge(
+        Request {
+            blueprint,
+            operation: "dr build",
+            mode: PlanMode::Apply,
+            saved_plan: None,
+            auto_approve,
+            refresh: true,
+            selection: Selection::all(),
+            standby: Some(cluster),
+        },
+        global,
+        out,
+    )
+    .await
 }
 
 async fn converge_locked(
@@ -172,7 +222,7 @@ async fn converge_locked(
     })
 }
 
-fn confirm(operation: &str) -> Result<bool, Failure> {
+pub(super) fn confirm(operation: &str) -> Result<bool, Failure> {
     if !std::io::stdin().is_terminal() {
         return Err(failure::error(format!(
             "refusing to {operation} without confirmation: stdin is not a terminal; pass --auto-approve"

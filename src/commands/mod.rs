@@ -1,6 +1,7 @@
 //! One module per command; each returns the process exit code or a [`Failure`].
 
 mod apply;
+mod dr;
 mod graph;
 mod plan;
 mod scan;
@@ -24,6 +25,7 @@ pub async fn run(cli: Cli, out: &Out) -> Result<u8, Failure> {
         Command::State(args) => state::run(args.command, global, out).await,
         Command::Scan(args) => scan::run(&args, global, out).await,
         Command::Upgrade(args) => upgrade::run(args.command, global, out).await,
+        Command::Dr(args) => dr::run(args.command, global, out).await,
         Command::Emulator(args) => emulator(args.command, global, out).await,
         Command::Schema => {
             out.document(&slipway_blueprints::schema());

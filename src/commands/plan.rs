@@ -17,6 +17,7 @@ pub async fn run(args: &PlanArgs, global: &Global, out: &Out) -> Result<u8, Fail
     let fleet = context::load_fleet(path, global, out)?;
     let store = context::open_state(path, global)?;
     let fleet = context::with_rollouts(path, fleet, &*store, global, out).await?;
+    let fleet = context::with_standbys(fleet, &*store, None).await?;
     let mode = if args.destroy {
         PlanMode::Destroy
     } else {

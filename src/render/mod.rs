@@ -3,6 +3,7 @@
 //! Human output goes to stdout (results) and stderr (diagnostics, progress); in JSON mode stdout
 //! carries exactly one JSON document and nothing else.
 
+pub mod dr;
 mod plan;
 mod progress;
 mod report;

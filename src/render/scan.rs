@@ -122,7 +122,7 @@ fn all_notes(report: &ScanReport) -> Vec<String> {
         .collect()
 }
 
-fn table<const N: usize>(out: &mut String, header: [&str; N], rows: &[[String; N]]) {
+pub(super) fn table<const N: usize>(out: &mut String, header: [&str; N], rows: &[[String; N]]) {
     let mut widths = header.map(|h| h.chars().count());
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -148,7 +148,7 @@ fn table<const N: usize>(out: &mut String, header: [&str; N], rows: &[[String; N
     }
 }
 
-fn md(cell: &str) -> String {
+pub(super) fn md(cell: &str) -> String {
     cell.replace('|', "\\|").replace('\n', " ")
 }
 

@@ -120,6 +120,14 @@ pub enum JournalEvent {
         /// The event, as the engine's rollout module defines it.
         detail: serde_json::Value,
     },
+    /// A finished DR drill: its outcome and the SHA-256 digests of its evidence files, so a
+    /// report altered after the fact is detectable.
+    Drill {
+        /// The drill id.
+        drill: String,
+        /// Summary and evidence digests, as the engine's DR module defines them.
+        detail: serde_json::Value,
+    },
 }
 
 /// State errors.

@@ -4,6 +4,7 @@ mod aws;
 mod azure;
 mod cloud;
 mod contract;
+mod dr;
 mod emulator;
 mod scan;
 mod scan_cloud;

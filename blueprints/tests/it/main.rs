@@ -3,6 +3,7 @@
 mod support;
 
 mod acceptance;
+mod dr;
 mod example;
 mod features;
 mod inputs;

@@ -17,7 +17,7 @@ use super::mesh;
 use super::network::{overlaps, vnet_prefixes};
 use super::os::{self, PoolOs};
 use super::resources::Planned;
-use super::store::{ErrorBody, Resource, State};
+use super::store::{ArmCloud, ErrorBody, Resource, State};
 use super::{ArmCtx, ArmError, ArmResult, Reply, Rid, catalog, parse_id, schema};
 use crate::faults::FailureTarget;
 use crate::lifecycle::Op;
@@ -26,6 +26,14 @@ fn str_at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v str> {
     path.iter()
         .try_fold(v, |v, k| v.get(*k))
         .and_then(Value::as_str)
+}
+
+/// A resource's location, normalised as ARM compares them (`West Europe` → `westeurope`).
+fn location_of(body: &Value) -> String {
+    str_at(body, &["location"])
+        .unwrap_or("")
+        .to_ascii_lowercase()
+        .replace(' ', "")
 }
 
 fn invalid(target: &str, message: String) -> ArmError {
@@ -109,16 +117,101 @@ fn skew(
     Ok(())
 }
 
-/// Validates an agent pool's properties (inline or standalone) and fills in its version.
+/// Where an agent pool's body keeps the state injected through the admin API; never rendered,
+/// and dropped by the pool's next PUT.
+const INJECTED_STATE: &str = "emulatorInjectedState";
+
+/// Overrides an agent pool's reported `provisioningState` (`Failed`; `Succeeded` restores the
+/// real one) and `powerState` (`Running` | `Stopped`) from an admin body `{id,
+/// provisioningState?, powerState?}`; the error carries the HTTP status (400 or 404).
+pub(crate) fn inject_pool_state(arm: &mut ArmCloud, body: &Value) -> Result<Value, (u16, String)> {
+    let bad = |m: &str| (400, m.to_owned());
+    let id = str_at(body, &["id"]).ok_or_else(|| bad("`id` (an agent pool id) is required"))?;
+    let provisioning = match body.get("provisioningState") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_str() {
+            Some(s @ ("Failed" | "Succeeded")) => Some(s),
+            _ => return Err(bad("`provisioningState` must be `Failed` or `Succeeded`")),
+        },
+    };
+    let power = match body.get("powerState") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_str() {
+            Some(s @ ("Running" | "Stopped")) => Some(s),
+            _ => return Err(bad("`powerState` must be `Running` or `Stopped`")),
+        },
+    };
+    if provisioning.is_none() && power.is_none() {
+        return Err(bad("give `provisioningState`, `powerState` or both"));
+    }
+    let pool = arm
+        .resources
+        .get_mut(&id.to_ascii_lowercase())
+        .filter(|r| r.rtype == catalog::POOL)
+        .ok_or_else(|| (404, format!("no agent pool `{id}`")))?;
+    let Some(b) = pool.body.as_object_mut() else {
+        return Err((404, format!("no agent pool `{id}`")));
+    };
+    let mut state = b
+        .get(INJECTED_STATE)
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    match provisioning {
+        Some("Failed") => {
+            state.insert("provisioningState".into(), json!("Failed"));
+        }
+        Some(_) => {
+            state.remove("provisioningState");
+        }
+        None => {}
+    }
+    match power {
+        Some("Stopped") => {
+            state.insert("powerState".into(), json!("Stopped"));
+        }
+        Some(_) => {
+            state.remove("powerState");
+        }
+        None => {}
+    }
+    if state.is_empty() {
+        b.remove(INJECTED_STATE);
+    } else {
+        b.insert(INJECTED_STATE.into(), Value::Object(state.clone()));
+    }
+    Ok(json!({
+        "id": pool.id,
+        "provisioningState": state.get("provisioningState").and_then(Value::as_str).unwrap_or(pool.state.as_str()),
+        "powerState": state.get("powerState").and_then(Value::as_str).unwrap_or("Running"),
+    }))
+}
+
+/// Refuses a VM size the cluster's location does not offer, as AKS does.
+fn check_vm_size(name: &str, props: &Map<String, Value>, location: &str) -> ArmResult<()> {
+    match props.get("vmSize").and_then(Value::as_str) {
+        Some(size) if !crate::offerings::azure_offered(size, location) => Err(ArmError::bad(
+            "BadRequest",
+            format!(
+                "The VM size of AgentPoolProfile:{name} is not allowed in your subscription in location '{location}'. VM size '{size}' is not offered in location '{location}'. For more details, please visit https://aka.ms/aks/quotas-skus-regions"
+            ),
+        )
+        .target("vmSize")),
+        _ => Ok(()),
+    }
+}
+
+/// Validates an agent pool's properties (inline or standalone) in the cluster's `location`
+/// and fills in its version.
 fn check_pool(
     ctx: &ArmCtx<'_>,
     name: &str,
     props: &mut Map<String, Value>,
     old: Option<&Value>,
-    cp_version: &str,
-    lts: bool,
+    (cp_version, lts, location): (&str, bool, &str),
 ) -> ArmResult<()> {
     check_pool_name(name)?;
+    check_vm_size(name, props, location)?;
     let old_version = old.and_then(|o| str_at(o, &["properties", "orchestratorVersion"]));
     let requested = props
         .get("orchestratorVersion")
@@ -498,7 +591,13 @@ fn put_cluster(
             .iter()
             .find(|p| p.name() == pname)
             .map(|p| p.body.clone());
-        check_pool(ctx, &pname, &mut props, old.as_ref(), &full, lts)?;
+        check_pool(
+            ctx,
+            &pname,
+            &mut props,
+            old.as_ref(),
+            (&full, lts, &location_of(&body)),
+        )?;
         planned_pools.push((pname, props));
     }
     if existing.is_none()
@@ -631,7 +730,13 @@ fn put_pool(
     }
     let name = rid.name().to_owned();
     let mut props = body["properties"].as_object().cloned().unwrap_or_default();
-    check_pool(ctx, &name, &mut props, existing.map(|e| &e.body), &cp, lts)?;
+    check_pool(
+        ctx,
+        &name,
+        &mut props,
+        existing.map(|e| &e.body),
+        (&cp, lts, &location_of(&cluster.body)),
+    )?;
     let others_system = ctx
         .arm
         .children(&cluster_rid.key(), catalog::POOL)
@@ -744,8 +849,10 @@ fn render_pool_props(ctx: &ArmCtx<'_>, pool: &Resource) -> Value {
         catalog::minor(&version).unwrap_or(0),
         ctx.settings.seed
     ));
-    props["provisioningState"] = json!(pool.state.as_str());
-    props["powerState"] = json!({ "code": "Running" });
+    let injected = pool.body.get(INJECTED_STATE);
+    let field = |k: &str| injected.and_then(|i| i.get(k)).and_then(Value::as_str);
+    props["provisioningState"] = json!(field("provisioningState").unwrap_or(pool.state.as_str()));
+    props["powerState"] = json!({ "code": field("powerState").unwrap_or("Running") });
     props["eTag"] = json!(pool.etag);
     if props.get("maxPods").is_none() {
         props["maxPods"] = json!(250);
@@ -759,6 +866,9 @@ fn render_pool_props(ctx: &ArmCtx<'_>, pool: &Resource) -> Value {
 pub(crate) fn render(ctx: &ArmCtx<'_>, res: &Resource, value: &mut Value) {
     if res.rtype == catalog::POOL {
         value["properties"] = render_pool_props(ctx, res);
+        if let Some(v) = value.as_object_mut() {
+            v.remove(INJECTED_STATE);
+        }
         return;
     }
     let key = res.id.to_ascii_lowercase();

@@ -23,11 +23,12 @@ use axum::response::Response;
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
+pub(crate) use aks::inject_pool_state;
 pub(crate) use store::ArmCloud;
 
 use crate::admin::Tagged;
 use crate::faults::{Decision, FaultConfig};
-use crate::lifecycle::{Op, duration_ms};
+use crate::lifecycle::Op;
 use crate::ratelimit::arm_class;
 use crate::server::Shared;
 use crate::state::Settings;
@@ -170,9 +171,65 @@ impl ArmCtx<'_> {
             .unwrap_or_else(|| crate::util::today(self.now))
     }
 
-    /// Real milliseconds `op` takes for the object `key`.
-    pub(crate) fn duration(&self, op: Op, key: &str) -> u64 {
-        duration_ms(op, key, self.settings.seed, self.settings.time_scale)
+    /// Real milliseconds `op` takes, drawn with the jitter key `key`, for the stored resource
+    /// `resource` (lower-cased id), which the operation log records.
+    pub(crate) fn duration(&mut self, op: Op, key: &str, resource: &str) -> u64 {
+        let (target, cluster, region) = self.subject(resource);
+        let (ms, record) = crate::oplog::draw(
+            op,
+            key,
+            self.settings.seed,
+            self.settings.time_scale,
+            self.now,
+            crate::oplog::Subject {
+                service: "arm",
+                target: &target,
+                cluster: cluster.as_deref(),
+                region: &region,
+            },
+        );
+        self.arm.oplog.extend([record]);
+        ms
+    }
+
+    /// Name, owning cluster and location of a stored resource, for the operation log: the
+    /// cluster is the `slipway:cluster` tag of the resource or of the managed cluster an agent
+    /// pool belongs to, else that managed cluster's name.
+    fn subject(&self, resource: &str) -> (String, Option<String>, String) {
+        let res = self.arm.get(resource);
+        let parent = res
+            .filter(|r| r.rtype == catalog::POOL)
+            .and_then(|r| parse_id(&r.id))
+            .and_then(|rid| rid.parent())
+            .and_then(|p| self.arm.get(&p.id()));
+        let tag = |r: &store::Resource| {
+            r.body
+                .get("tags")
+                .or_else(|| r.prop("tags"))
+                .and_then(|t| t.get(crate::oplog::CLUSTER_TAG))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let cluster = res
+            .and_then(tag)
+            .or_else(|| parent.and_then(tag))
+            .or_else(|| match (res, parent) {
+                (_, Some(p)) => Some(p.name().to_owned()),
+                (Some(r), None) if r.rtype == catalog::CLUSTER => Some(r.name().to_owned()),
+                _ => None,
+            });
+        let region = res
+            .and_then(|r| r.body.get("location"))
+            .or_else(|| parent.and_then(|p| p.body.get("location")))
+            .and_then(Value::as_str)
+            .unwrap_or("global")
+            .to_ascii_lowercase()
+            .replace(' ', "");
+        let target = res.map_or_else(
+            || resource.rsplit('/').next().unwrap_or(resource).to_owned(),
+            |r| r.name().to_owned(),
+        );
+        (target, cluster, region)
     }
 
     /// A request header.

@@ -285,7 +285,7 @@ pub(crate) fn put(ctx: &mut ArmCtx<'_>, rid: &Rid, body: Value) -> ArmResult<Rep
     let mut reply = Reply::json(if created { 201 } else { 200 }, render(ctx, &res))
         .with("ETag", etag_header(&res));
     if let (true, Some(op)) = (long, planned.op) {
-        let ms = ctx.duration(op, &format!("{key}/{op_id}"));
+        let ms = ctx.duration(op, &format!("{key}/{op_id}"), &key);
         let kind = if created {
             OpKind::Create
         } else {
@@ -429,7 +429,7 @@ pub(crate) fn delete(ctx: &mut ArmCtx<'_>, rid: &Rid) -> ArmResult<Reply> {
     }
     let op_id = ctx.uuid();
     let location = op_location(ctx, rid, &existing.body);
-    let ms = ctx.duration(op, &format!("{key}/{op_id}"));
+    let ms = ctx.duration(op, &format!("{key}/{op_id}"), &key);
     let (status, result, retry) = start_op(
         ctx,
         &op_id,
@@ -693,9 +693,9 @@ pub(crate) fn group(
                 .iter()
                 .any(|(k, r)| k.starts_with(&inner) && r.rtype == catalog::CLUSTER);
             let op_id = ctx.uuid();
-            let mut ms = ctx.duration(Op::ResourceGroupDelete, &format!("{key}/{op_id}"));
+            let mut ms = ctx.duration(Op::ResourceGroupDelete, &format!("{key}/{op_id}"), &key);
             if has_cluster {
-                ms += ctx.duration(Op::AksDelete, &format!("{key}/{op_id}/aks"));
+                ms += ctx.duration(Op::AksDelete, &format!("{key}/{op_id}/aks"), &key);
             }
             let (_, result, retry) = start_op(ctx, &op_id, &base, &key, OpKind::Delete, ms, None);
             if let Some(g) = ctx.arm.resources.get_mut(&key) {

@@ -142,6 +142,9 @@ pub(crate) struct ArmCloud {
     pub resources: BTreeMap<String, Resource>,
     /// Operations by id.
     pub operations: BTreeMap<String, AsyncOp>,
+    /// Durations drawn for ARM operations, oldest first.
+    #[serde(default)]
+    pub oplog: crate::oplog::OpLog,
 }
 
 #[derive(Serialize, Deserialize)]

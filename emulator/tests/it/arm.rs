@@ -8,11 +8,11 @@ use slipway_emulator::{EmulatorConfig, FaultConfig};
 
 use crate::{Env, Reply, quiet};
 
-const SUB: &str = "/subscriptions/00000000-0000-0000-0000-0000000000b2";
-const AKS: &str = "api-version=2026-08-01";
-const NET: &str = "api-version=2024-05-01";
+pub(crate) const SUB: &str = "/subscriptions/00000000-0000-0000-0000-0000000000b2";
+pub(crate) const AKS: &str = "api-version=2026-08-01";
+pub(crate) const NET: &str = "api-version=2024-05-01";
 
-fn rg(name: &str) -> String {
+pub(crate) fn rg(name: &str) -> String {
     format!("{SUB}/resourceGroups/{name}")
 }
 
@@ -48,7 +48,7 @@ fn path_of(url: &str) -> String {
 }
 
 /// Polls an `Azure-AsyncOperation` URL until the operation is no longer `InProgress`.
-async fn poll(env: &Env, url: &str) -> Value {
+pub(crate) async fn poll(env: &Env, url: &str) -> Value {
     for _ in 0..500 {
         let r = env.arm("GET", &path_of(url), None).await;
         assert_eq!(r.status, 200, "{}", r.body);
@@ -61,7 +61,7 @@ async fn poll(env: &Env, url: &str) -> Value {
     panic!("operation {url} never finished");
 }
 
-async fn put_done(env: &Env, path: &str, body: Value) -> Reply {
+pub(crate) async fn put_done(env: &Env, path: &str, body: Value) -> Reply {
     let r = env.arm("PUT", path, Some(body)).await;
     assert!(r.status == 200 || r.status == 201, "{path}: {}", r.body);
     if let Some(op) = r.header("Azure-AsyncOperation") {
@@ -122,7 +122,7 @@ fn cluster_body(version: &str, subnet: &str, identity: &str) -> Value {
     })
 }
 
-fn code(r: &Reply) -> String {
+pub(crate) fn code(r: &Reply) -> String {
     r.json()["error"]["code"]
         .as_str()
         .unwrap_or_default()

@@ -6,6 +6,7 @@ mod admin;
 mod arm;
 mod azure_sdk;
 mod boto3;
+mod drills;
 mod ec2;
 mod eks;
 mod faults;
@@ -154,6 +155,17 @@ impl Env {
         action: &str,
         params: &[(&str, &str)],
     ) -> Reply {
+        self.query_in("us-east-1", service, action, params).await
+    }
+
+    /// A query-protocol call signed for `region`.
+    pub(crate) async fn query_in(
+        &self,
+        region: &str,
+        service: &str,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Reply {
         let version = match service {
             "ec2" => "2016-11-15",
             "iam" => "2010-05-08",
@@ -168,7 +180,7 @@ impl Env {
             "POST",
             "/",
             &[
-                Self::auth(service, "us-east-1"),
+                Self::auth(service, region),
                 (
                     "Content-Type",
                     "application/x-www-form-urlencoded; charset=utf-8".to_owned(),
@@ -189,12 +201,23 @@ impl Env {
 
     /// A REST-JSON EKS call.
     pub(crate) async fn eks(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.eks_in("us-east-1", method, path, body).await
+    }
+
+    /// A REST-JSON EKS call signed for `region`.
+    pub(crate) async fn eks_in(
+        &self,
+        region: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         self.raw(
             method,
             path,
             &[
-                Self::auth("eks", "us-east-1"),
+                Self::auth("eks", region),
                 ("Content-Type", "application/json".to_owned()),
             ],
             &body,

@@ -214,6 +214,7 @@ async fn an_interrupted_apply_converges_when_run_again_without_duplicates_or_orp
                 JournalEvent::Outcome { .. } => "outcome",
                 JournalEvent::Note { .. } => "note",
                 JournalEvent::Rollout { .. } => "rollout",
+                JournalEvent::Drill { .. } => "drill",
             })
             .collect();
         let creates_sent = env.cloud.with(|c| {

@@ -207,9 +207,45 @@ pub fn upgrade_phase(kind: &slipway_provider::Kind) -> Option<slipway_provider::
     }
 }
 
+/// The part of a cluster build objects of `kind` belong to, for per-phase drill timings.
+pub fn build_phase(kind: &Kind) -> slipway_provider::BuildPhase {
+    use slipway_provider::BuildPhase;
+    match kind.as_str() {
+        VPC | SUBNET | INTERNET_GATEWAY | EIP | NAT_GATEWAY | ROUTE_TABLE | SECURITY_GROUP => {
+            BuildPhase::Network
+        }
+        IAM_ROLE | IAM_OIDC_PROVIDER | EKS_POD_IDENTITY_ASSOCIATION | EKS_ACCESS_ENTRY => {
+            BuildPhase::Identity
+        }
+        EKS_CLUSTER => BuildPhase::ControlPlane,
+        EKS_NODEGROUP => BuildPhase::NodePools,
+        EKS_ADDON => BuildPhase::Addons,
+        VPC_ENDPOINT => BuildPhase::Endpoints,
+        _ => BuildPhase::Other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_has_a_build_phase() {
+        use slipway_provider::BuildPhase;
+        for s in schemas() {
+            assert_ne!(build_phase(&s.kind), BuildPhase::Other, "{}", s.kind);
+        }
+        assert_eq!(
+            build_phase(&Kind::new(EKS_CLUSTER)),
+            BuildPhase::ControlPlane
+        );
+        assert_eq!(build_phase(&Kind::new(EIP)), BuildPhase::Network);
+        assert_eq!(
+            build_phase(&Kind::new(EKS_ACCESS_ENTRY)),
+            BuildPhase::Identity
+        );
+        assert_eq!(build_phase(&Kind::new("aws.unknown")), BuildPhase::Other);
+    }
 
     fn find(kind: &str) -> KindSchema {
         schemas()

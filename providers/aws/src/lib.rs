@@ -79,4 +79,8 @@ impl Expander for AwsExpander {
     ) -> Option<slipway_provider::UpgradePhase> {
         kinds::upgrade_phase(kind)
     }
+
+    fn build_phase(&self, kind: &slipway_provider::Kind) -> slipway_provider::BuildPhase {
+        kinds::build_phase(kind)
+    }
 }

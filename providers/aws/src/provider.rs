@@ -22,6 +22,7 @@ mod errors;
 mod evidence;
 mod iam;
 mod props;
+mod readiness;
 mod session;
 
 use std::collections::HashMap;
@@ -35,8 +36,8 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use slipway_blueprints::{Cluster, Fleet};
 use slipway_provider::{
     Address, CreateRequest, Created, ErrorClass, EvidenceRequest, Expander, KindSchema, LiveObject,
-    OpContext, Properties, Provider, ProviderError, Resource, ResourceState, UpdateRequest,
-    UpgradeEvidence, Value, WaitFor,
+    OpContext, Properties, Provider, ProviderError, ReadinessEvidence, ReadinessRequest, Resource,
+    ResourceState, UpdateRequest, UpgradeEvidence, Value, WaitFor,
 };
 use tokio::sync::Mutex;
 
@@ -61,7 +62,7 @@ pub struct StaticCredentials {
 }
 
 /// How [`AwsProvider`] reaches AWS.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AwsProviderConfig {
     /// Send every call to this endpoint (an emulator or moto) instead of AWS's.
     pub endpoint_url: Option<String>,
@@ -70,6 +71,22 @@ pub struct AwsProviderConfig {
     /// Use these credentials instead of the standard chain (environment, profile, web
     /// identity, ECS and EC2 instance metadata).
     pub static_credentials: Option<StaticCredentials>,
+    /// How many times faster than real time the cloud runs: 1.0 for AWS itself, N for an
+    /// emulator running N× faster. Waiter intervals and bounds are cloud durations, so the
+    /// provider sleeps `interval / clock_scale` of wall time (at least 20 ms per sleep).
+    /// Must be finite and positive.
+    pub clock_scale: f64,
+}
+
+impl Default for AwsProviderConfig {
+    fn default() -> Self {
+        Self {
+            endpoint_url: None,
+            region_override: None,
+            static_credentials: None,
+            clock_scale: 1.0,
+        }
+    }
 }
 
 /// The SDK clients of one region.
@@ -118,6 +135,12 @@ impl AwsProvider {
         {
             return Err(config_error(format!(
                 "endpoint url `{url}` must start with http:// or https://"
+            )));
+        }
+        if !(config.clock_scale.is_finite() && config.clock_scale > 0.0) {
+            return Err(config_error(format!(
+                "the clock scale {} is not a positive number",
+                config.clock_scale
             )));
         }
         if config.region_override.as_deref() == Some("") {
@@ -252,6 +275,10 @@ impl Expander for AwsProvider {
     ) -> Option<slipway_provider::UpgradePhase> {
         self.expander.upgrade_phase(kind)
     }
+
+    fn build_phase(&self, kind: &slipway_provider::Kind) -> slipway_provider::BuildPhase {
+        self.expander.build_phase(kind)
+    }
 }
 
 #[async_trait]
@@ -262,7 +289,7 @@ impl Provider for AwsProvider {
         req: CreateRequest<'_>,
     ) -> Result<Created, ProviderError> {
         let c = self.clients_for(req.properties, req.address).await?;
-        let s = Session::paced(ctx, req.address);
+        let s = Session::paced(ctx, req.address, self.config.clock_scale);
         let p = Props::new(req.properties, req.address);
         let generation = props::generation(req.address, req.properties, req.replacing);
         let old = req.replacing.and_then(|r| r.cloud_id.as_deref());
@@ -297,7 +324,7 @@ impl Provider for AwsProvider {
         state: &ResourceState,
     ) -> Result<Option<LiveObject>, ProviderError> {
         let c = self.clients_for(&state.resolved, &state.address).await?;
-        let s = Session::unpaced(ctx, &state.address);
+        let s = Session::unpaced(ctx, &state.address, self.config.clock_scale);
         let id = cloud_id(&s, state)?;
         let c = &*c;
         let live = match state.address.kind.as_str() {
@@ -340,7 +367,7 @@ impl Provider for AwsProvider {
         req: UpdateRequest<'_>,
     ) -> Result<Created, ProviderError> {
         let c = self.clients_for(req.properties, req.address).await?;
-        let s = Session::paced(ctx, req.address);
+        let s = Session::paced(ctx, req.address, self.config.clock_scale);
         let p = Props::new(req.properties, req.address);
         let id = cloud_id(&s, req.prior)?;
         let c = &*c;
@@ -366,7 +393,7 @@ impl Provider for AwsProvider {
 
     async fn delete(&self, ctx: &OpContext, state: &ResourceState) -> Result<(), ProviderError> {
         let c = self.clients_for(&state.resolved, &state.address).await?;
-        let s = Session::paced(ctx, &state.address);
+        let s = Session::paced(ctx, &state.address, self.config.clock_scale);
         let Some(id) = state.cloud_id.as_deref() else {
             return Ok(());
         };
@@ -398,7 +425,7 @@ impl Provider for AwsProvider {
         until: WaitFor,
     ) -> Result<Properties, ProviderError> {
         let c = self.clients_for(&state.resolved, &state.address).await?;
-        let s = Session::unpaced(ctx, &state.address);
+        let s = Session::unpaced(ctx, &state.address, self.config.clock_scale);
         let Some(id) = state.cloud_id.as_deref() else {
             return Ok(Properties::new());
         };
@@ -466,7 +493,7 @@ impl Provider for AwsProvider {
             .unwrap_or(req.cluster.name.as_str());
         let address = recorded.map_or(&expanded.address, |st| &st.address);
         let c = self.clients_for(props, address).await?;
-        let s = Session::unpaced(ctx, address);
+        let s = Session::unpaced(ctx, address, self.config.clock_scale);
         let declared_addons = resources
             .iter()
             .filter(|r| r.address.kind.as_str() == kinds::EKS_ADDON)
@@ -481,5 +508,85 @@ impl Provider for AwsProvider {
             declared_addons,
         };
         evidence::gather(&c, &s, &subject).await
+    }
+
+    async fn readiness_evidence(
+        &self,
+        ctx: &OpContext,
+        req: ReadinessRequest<'_>,
+    ) -> Result<ReadinessEvidence, ProviderError> {
+        let resources = self.expander.expand(req.fleet, req.cluster)?;
+        let expanded = resources
+            .iter()
+            .find(|r| r.address.kind.as_str() == kinds::EKS_CLUSTER)
+            .ok_or_else(|| {
+                ProviderError::new(
+                    ErrorClass::Fatal,
+                    "ReadinessEvidence",
+                    "NoCluster",
+                    format!("cluster `{}` expands to no EKS cluster", req.cluster.name),
+                )
+            })?;
+        // What state recorded wins: objects may have been built under an older naming.
+        let recorded = |address: &Address| {
+            req.recorded
+                .iter()
+                .find(|st| &st.address == address && st.deposed.is_none())
+        };
+        let cluster_state = recorded(&expanded.address);
+        let props = cluster_state.map_or(&expanded.properties, |st| &st.resolved);
+        let name = |r: &Resource, key: &str| {
+            recorded(&r.address)
+                .and_then(|st| st.cloud_id.clone())
+                .or_else(|| match r.properties.get(key) {
+                    Some(Value::String(n)) => Some(n.clone()),
+                    _ => None,
+                })
+        };
+        let cluster_name = name(expanded, "name").unwrap_or_else(|| req.cluster.name.clone());
+        let identities = req
+            .cluster
+            .workload_identities
+            .iter()
+            .map(|wi| {
+                let address = Address::new(
+                    &req.cluster.name,
+                    kinds::IAM_ROLE,
+                    format!("wi-{}", wi.name),
+                );
+                let role_name = resources
+                    .iter()
+                    .find(|r| r.address == address)
+                    .and_then(|r| name(r, "name"))
+                    .unwrap_or_else(|| {
+                        crate::names::iam_role(
+                            &req.fleet.name,
+                            &req.cluster.name,
+                            &format!("wi-{}", wi.name),
+                        )
+                    });
+                readiness::IdentitySubject {
+                    name: wi.name.clone(),
+                    namespace: wi.namespace.clone(),
+                    service_account: wi.service_account.clone(),
+                    role_name,
+                }
+            })
+            .collect();
+        let pod_identity = resources
+            .iter()
+            .any(|r| r.address.kind.as_str() == kinds::EKS_POD_IDENTITY_ASSOCIATION)
+            || req.cluster.aws.as_ref().is_some_and(|a| {
+                a.workload_identity == slipway_blueprints::AwsWorkloadIdentityMode::PodIdentity
+            });
+        let address = cluster_state.map_or(&expanded.address, |st| &st.address);
+        let c = self.clients_for(props, address).await?;
+        let s = Session::unpaced(ctx, address, self.config.clock_scale);
+        let subject = readiness::Subject {
+            name: cluster_name,
+            pod_identity,
+            identities,
+        };
+        readiness::gather(&c, &s, &subject).await
     }
 }

@@ -34,6 +34,17 @@ const ADDONS: [&str; 7] = [
     "vpa",                             // workloadAutoScalerProfile.verticalPodAutoscaler
 ];
 
+/// The `addonProfiles` key of each add-on enabled there, by blueprint name (ARM treats the
+/// keys case-insensitively).
+pub(crate) const ADDON_PROFILES: [(&str, &str); 3] = [
+    (
+        "azure-keyvault-secrets-provider",
+        "azureKeyvaultSecretsProvider",
+    ),
+    ("azure-policy", "azurepolicy"),
+    ("monitoring", "omsagent"),
+];
+
 /// The add-on names the Azure provider accepts.
 pub fn addon_catalogue() -> impl Iterator<Item = &'static str> {
     ADDONS.into_iter()

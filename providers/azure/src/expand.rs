@@ -211,6 +211,10 @@ impl Expander for AzureExpander {
     ) -> Option<slipway_provider::UpgradePhase> {
         kinds::upgrade_phase(kind)
     }
+
+    fn build_phase(&self, kind: &slipway_provider::Kind) -> slipway_provider::BuildPhase {
+        kinds::build_phase(kind)
+    }
 }
 
 /// One ARM object about to be added to the expansion.

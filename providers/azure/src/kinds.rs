@@ -196,9 +196,42 @@ pub fn upgrade_phase(kind: &slipway_provider::Kind) -> Option<slipway_provider::
     }
 }
 
+/// The part of a cluster build objects of `kind` belong to, for per-phase drill timings.
+pub fn build_phase(kind: &slipway_provider::Kind) -> slipway_provider::BuildPhase {
+    use slipway_provider::BuildPhase;
+    match kind.as_str() {
+        RESOURCE_GROUP | VIRTUAL_NETWORK | SUBNET => BuildPhase::Network,
+        USER_ASSIGNED_IDENTITY | FEDERATED_IDENTITY_CREDENTIAL | ROLE_ASSIGNMENT => {
+            BuildPhase::Identity
+        }
+        MANAGED_CLUSTER => BuildPhase::ControlPlane,
+        AGENT_POOL => BuildPhase::NodePools,
+        PRIVATE_ENDPOINT | PRIVATE_DNS_ZONE | PRIVATE_DNS_ZONE_LINK => BuildPhase::Endpoints,
+        _ => BuildPhase::Other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_has_a_build_phase() {
+        use slipway_provider::BuildPhase;
+        for s in schemas() {
+            assert_ne!(build_phase(&s.kind), BuildPhase::Other, "{}", s.kind);
+        }
+        assert_eq!(
+            build_phase(&Kind::new(MANAGED_CLUSTER)),
+            BuildPhase::ControlPlane
+        );
+        assert_eq!(build_phase(&Kind::new(AGENT_POOL)), BuildPhase::NodePools);
+        assert_eq!(
+            build_phase(&Kind::new(PRIVATE_DNS_ZONE_LINK)),
+            BuildPhase::Endpoints
+        );
+        assert_eq!(build_phase(&Kind::new("azure.other")), BuildPhase::Other);
+    }
 
     #[test]
     fn every_kind_is_namespaced_and_writes_through_arm() {

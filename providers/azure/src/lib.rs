@@ -104,6 +104,11 @@
 //!   preview-only), so add-ons get a note instead of invented versions; `istio` is the
 //!   exception: its evidence is the installed mesh revision and the location's
 //!   `meshRevisionProfiles/istio` revisions compatible with the target minor.
+//! - **Readiness evidence.** `readiness_evidence` GETs the managed cluster, its agent pools,
+//!   and per workload identity its user-assigned identity (principal: the client id) and
+//!   federated credentials, following `nextLink`. Add-ons are those the cluster has switched
+//!   on, under their blueprint names (`workload-identity` for the security profile switch),
+//!   ready when the cluster is. A stopped cluster or pool is degraded.
 //! - **Add-ons.** `azure-keyvault-secrets-provider`, `azure-policy` and `monitoring` are
 //!   `addonProfiles` (`azureKeyvaultSecretsProvider`, `azurepolicy`, `omsagent`); `keda` and
 //!   `vpa` are `workloadAutoScalerProfile` switches; `image-cleaner` is

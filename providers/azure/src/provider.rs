@@ -24,6 +24,7 @@ mod credential;
 mod errors;
 mod evidence;
 mod models;
+mod readiness;
 mod transport;
 
 use std::future::Future;
@@ -39,8 +40,9 @@ use sha2::{Digest, Sha256};
 use slipway_blueprints::{Cluster, Fleet};
 use slipway_provider::{
     Address, ApiClass, CreateRequest, Created, ErrorClass, EvidenceRequest, Expander, KindSchema,
-    LiveObject, OpContext, Properties, Provider, ProviderError, Resource, ResourceState,
-    TAG_ADDRESS, UpdateRequest, UpgradeEvidence, Value, WaitFor,
+    LiveObject, OpContext, Properties, Provider, ProviderError, ReadinessEvidence,
+    ReadinessRequest, Resource, ResourceState, TAG_ADDRESS, UpdateRequest, UpgradeEvidence, Value,
+    WaitFor,
 };
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
@@ -51,7 +53,7 @@ use crate::AzureExpander;
 use crate::kinds::{
     self, API_ARM_READ, API_ARM_WRITE, API_AUTHORIZATION, API_CONTAINER_SERVICE, API_NETWORK,
 };
-use arm::{elapsed_text, is_terminal, provisioning_state};
+use arm::{cloud_time, elapsed_text, is_terminal, provisioning_state, wall_sleep, wall_time};
 use credential::{ARM_SCOPE, Chain, StaticToken, process_env};
 
 /// How [`AzureProvider`] authenticates.
@@ -68,13 +70,29 @@ pub enum AzureCredentialChoice {
 }
 
 /// How [`AzureProvider`] reaches ARM.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AzureProviderConfig {
     /// Send every call to this plain-http loopback endpoint (the emulator) instead of
     /// `https://management.azure.com`.
     pub endpoint_url: Option<String>,
     /// The credential.
     pub credential: AzureCredentialChoice,
+    /// How many times faster than real time the cloud runs: 1.0 for Azure itself, N for an
+    /// emulator running N× faster. Poll intervals, wait bounds and a long-running
+    /// operation's `Retry-After` are cloud durations, so the provider sleeps
+    /// `interval / clock_scale` of wall time (at least 20 ms per sleep); a throttled call's
+    /// `Retry-After` (429) is honoured as sent. Must be finite and positive.
+    pub clock_scale: f64,
+}
+
+impl Default for AzureProviderConfig {
+    fn default() -> Self {
+        Self {
+            endpoint_url: None,
+            credential: AzureCredentialChoice::Default,
+            clock_scale: 1.0,
+        }
+    }
 }
 
 /// How long calls blocked by conflicts (another operation in progress, an address space or
@@ -104,6 +122,17 @@ impl AzureProvider {
     /// Builds the provider. Credentials are checked on first use; missing ones then fail with
     /// [`ErrorClass::Credentials`].
     pub fn new(config: AzureProviderConfig) -> Result<Self, ProviderError> {
+        if !(config.clock_scale.is_finite() && config.clock_scale > 0.0) {
+            return Err(ProviderError::new(
+                ErrorClass::Fatal,
+                "configure",
+                "InvalidConfig",
+                format!(
+                    "the clock scale {} is not a positive number",
+                    config.clock_scale
+                ),
+            ));
+        }
         let (transport, loopback) = match &config.endpoint_url {
             Some(url) => {
                 let loopback = transport::Loopback::new(url)?;
@@ -117,15 +146,16 @@ impl AzureProvider {
         };
         Ok(Self {
             expander: AzureExpander::new(),
-            arm: ArmClient::new(transport, credential.clone(), loopback),
+            arm: ArmClient::new(transport, credential.clone(), loopback)
+                .with_clock_scale(config.clock_scale),
             credential,
             credentials_checked: OnceCell::new(),
             conflict_grace: CONFLICT_GRACE,
         })
     }
 
-    /// The same provider with shorter polling and conflict bounds (for tests against fast
-    /// emulators).
+    /// The same provider with other polling and conflict bounds (cloud durations, divided by
+    /// the clock scale like the defaults).
     pub fn with_bounds(
         mut self,
         lro_limit: Duration,
@@ -183,6 +213,10 @@ impl Expander for AzureProvider {
         kind: &slipway_provider::Kind,
     ) -> Option<slipway_provider::UpgradePhase> {
         self.expander.upgrade_phase(kind)
+    }
+
+    fn build_phase(&self, kind: &slipway_provider::Kind) -> slipway_provider::BuildPhase {
+        self.expander.build_phase(kind)
     }
 }
 
@@ -263,21 +297,23 @@ impl<'a> Session<'a> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ProviderError>>,
     {
+        let scale = self.p.arm.clock_scale();
         let start = Instant::now();
+        let grace = wall_time(self.p.conflict_grace, scale);
         let mut interval = Duration::from_secs(1);
         loop {
             match call().await {
-                Err(e) if retry_in_place(&e) && start.elapsed() < self.p.conflict_grace => {
+                Err(e) if retry_in_place(&e) && start.elapsed() < grace => {
                     self.ctx.progress(
                         self.address,
                         &format!(
                             "waiting ({}: {}) for {}",
                             e.code,
                             e.message,
-                            elapsed_text(start.elapsed())
+                            elapsed_text(cloud_time(start.elapsed(), scale))
                         ),
                     );
-                    tokio::time::sleep(interval).await;
+                    tokio::time::sleep(wall_sleep(interval, scale)).await;
                     interval = (interval * 2).min(Duration::from_secs(30));
                 }
                 other => return other,
@@ -839,6 +875,16 @@ impl Provider for AzureProvider {
         self.evidence(ctx, req).await
     }
 
+    /// Reads the managed cluster, its agent pools and add-ons, and each workload identity's
+    /// managed identity and federated credentials (see the `readiness` module).
+    async fn readiness_evidence(
+        &self,
+        ctx: &OpContext,
+        req: ReadinessRequest<'_>,
+    ) -> Result<ReadinessEvidence, ProviderError> {
+        self.readiness(ctx, req).await
+    }
+
     async fn wait(
         &self,
         ctx: &OpContext,
@@ -853,7 +899,9 @@ impl Provider for AzureProvider {
         let kind = state.address.kind.as_str();
         let p = path(id, Self::api_version(state));
         let op = operation(ArmMethod::Get, id);
+        let scale = self.arm.clock_scale();
         let start = Instant::now();
+        let limit = wall_time(WAIT_LIMIT, scale);
         let mut interval = Duration::from_secs(1);
         loop {
             let live = s.get(&p, &op).await?;
@@ -886,19 +934,20 @@ impl Provider for AzureProvider {
                 },
             };
             let waited = start.elapsed();
-            if waited >= WAIT_LIMIT {
+            let cloud_waited = cloud_time(waited, scale);
+            if waited >= limit {
                 return Err(s.error(
                     ErrorClass::Fatal,
                     &op,
                     "WaitTimeout",
-                    format!("still {verb} after {}", elapsed_text(waited)),
+                    format!("still {verb} after {}", elapsed_text(cloud_waited)),
                 ));
             }
             s.ctx.progress(
                 &state.address,
-                &format!("{verb} for {}", elapsed_text(waited)),
+                &format!("{verb} for {}", elapsed_text(cloud_waited)),
             );
-            tokio::time::sleep(interval).await;
+            tokio::time::sleep(wall_sleep(interval, scale)).await;
             interval = (interval * 2).min(Duration::from_secs(15));
         }
     }

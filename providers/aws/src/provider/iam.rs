@@ -81,7 +81,7 @@ fn url_decode(s: &str) -> String {
 }
 
 /// A policy document as JSON: IAM answers URL-encoded, callers send plain JSON.
-fn policy_json(doc: &str) -> Option<serde_json::Value> {
+pub(crate) fn policy_json(doc: &str) -> Option<serde_json::Value> {
     let text = if doc.trim_start().starts_with('{') {
         doc.to_owned()
     } else {
@@ -135,7 +135,11 @@ pub(crate) mod role {
         Ok(out)
     }
 
-    async fn get(c: &Clients, s: &Session<'_>, name: &str) -> Result<Option<Role>, ProviderError> {
+    pub(crate) async fn get(
+        c: &Clients,
+        s: &Session<'_>,
+        name: &str,
+    ) -> Result<Option<Role>, ProviderError> {
         s.read(API_IAM_READ).await;
         let out = found(
             c.iam

@@ -26,24 +26,28 @@ pub(crate) struct Session<'a> {
     pub address: &'a Address,
     /// Whether the token the engine acquired before the call is still unused.
     engine_token: AtomicBool,
+    /// How many times faster than real time the cloud runs (see [`wall_sleep`]).
+    clock_scale: f64,
 }
 
 impl<'a> Session<'a> {
     /// A session for a call the engine paced (create, update, delete).
-    pub fn paced(ctx: &'a OpContext, address: &'a Address) -> Self {
+    pub fn paced(ctx: &'a OpContext, address: &'a Address, clock_scale: f64) -> Self {
         Self {
             ctx,
             address,
             engine_token: AtomicBool::new(true),
+            clock_scale,
         }
     }
 
     /// A session for a call the engine did not pace (read, wait).
-    pub fn unpaced(ctx: &'a OpContext, address: &'a Address) -> Self {
+    pub fn unpaced(ctx: &'a OpContext, address: &'a Address, clock_scale: f64) -> Self {
         Self {
             ctx,
             address,
             engine_token: AtomicBool::new(false),
+            clock_scale,
         }
     }
 
@@ -126,6 +130,34 @@ impl Waiter {
 /// The first poll interval: objects of an emulator or a fast cloud path are ready in seconds.
 const FIRST_POLL: Duration = Duration::from_secs(1);
 
+/// The shortest sleep between two polls, whatever the clock scale: a faster emulator is
+/// still polled over HTTP, and a busy loop would only slow it down.
+const MIN_SLEEP: Duration = Duration::from_millis(20);
+
+/// The wall time a cloud duration takes when the cloud runs `clock_scale` times faster than
+/// real time (bounds of waits).
+pub(crate) fn wall_time(cloud: Duration, clock_scale: f64) -> Duration {
+    if clock_scale.is_finite() && clock_scale > 0.0 {
+        cloud.div_f64(clock_scale)
+    } else {
+        cloud
+    }
+}
+
+/// The wall time to sleep for a cloud interval: [`wall_time`], at least [`MIN_SLEEP`].
+pub(crate) fn wall_sleep(cloud: Duration, clock_scale: f64) -> Duration {
+    wall_time(cloud, clock_scale).max(MIN_SLEEP)
+}
+
+/// The cloud time a wall duration stands for, for progress reports.
+fn cloud_time(wall: Duration, clock_scale: f64) -> Duration {
+    if clock_scale.is_finite() && clock_scale > 0.0 {
+        wall.mul_f64(clock_scale)
+    } else {
+        wall
+    }
+}
+
 /// One observation of a wait.
 pub(crate) enum Poll<T> {
     /// The success acceptor matched.
@@ -145,7 +177,7 @@ fn elapsed(d: Duration) -> String {
 }
 
 /// Polls `check` (paced with `read_api`) until it is done, fails, or the waiter's bound
-/// (delay × attempts) passes. Failure acceptors are `check` returning an error; throttled and
+/// (delay × attempts, in cloud time) passes. Failure acceptors are `check` returning an error; throttled and
 /// transient errors of a poll are reported and polled again, as botocore's waiters do.
 pub(crate) async fn poll<T, F, Fut>(
     s: &Session<'_>,
@@ -158,7 +190,7 @@ where
     Fut: Future<Output = Result<Poll<T>, ProviderError>>,
 {
     let start = Instant::now();
-    let bound = waiter.delay * waiter.max_attempts;
+    let bound = wall_time(waiter.delay * waiter.max_attempts, s.clock_scale);
     let mut interval = FIRST_POLL.min(waiter.delay);
     loop {
         s.read(read_api).await;
@@ -169,16 +201,17 @@ where
             Err(e) => return Err(e),
         };
         let waited = start.elapsed();
+        let cloud_waited = cloud_time(waited, s.clock_scale);
         if waited >= bound {
             return Err(s.error(
                 ErrorClass::Fatal,
                 waiter.name,
                 "WaiterTimeout",
-                format!("still {status} after {}", elapsed(waited)),
+                format!("still {status} after {}", elapsed(cloud_waited)),
             ));
         }
-        s.progress(&format!("{status} for {}", elapsed(waited)));
-        tokio::time::sleep(interval).await;
+        s.progress(&format!("{status} for {}", elapsed(cloud_waited)));
+        tokio::time::sleep(wall_sleep(interval, s.clock_scale)).await;
         interval = (interval * 2).min(waiter.delay);
     }
 }
@@ -188,7 +221,8 @@ where
 /// EKS cluster or load balancer, and NAT gateways, take minutes to release their subnets.
 pub(crate) const DEPENDENTS_GRACE: Duration = Duration::from_secs(600);
 
-/// Runs `call` again while it fails with a conflict, with backoff, for at most `grace`; then
+/// Runs `call` again while it fails with a conflict, with backoff, for at most `grace` (cloud
+/// time, like the backoff); then
 /// reports the conflict. Dependents deleted by the same walk may still be going away, and the
 /// engine retries only throttled and transient errors, so the wait for them lives here.
 pub(crate) async fn retry_conflicts<T, F, Fut>(
@@ -201,6 +235,7 @@ where
     Fut: Future<Output = Result<T, ProviderError>>,
 {
     let start = Instant::now();
+    let grace = wall_time(grace, s.clock_scale);
     let mut interval = FIRST_POLL;
     loop {
         match call().await {
@@ -209,9 +244,9 @@ where
                     "waiting for dependents to go ({}: {}) for {}",
                     e.code,
                     e.message,
-                    elapsed(start.elapsed())
+                    elapsed(cloud_time(start.elapsed(), s.clock_scale))
                 ));
-                tokio::time::sleep(interval).await;
+                tokio::time::sleep(wall_sleep(interval, s.clock_scale)).await;
                 interval = (interval * 2).min(Duration::from_secs(30));
             }
             other => return other,
@@ -236,5 +271,23 @@ mod tests {
     fn elapsed_reads_like_a_clock() {
         assert_eq!(elapsed(Duration::from_secs(45)), "45s");
         assert_eq!(elapsed(Duration::from_secs(130)), "2m10s");
+    }
+
+    #[test]
+    fn the_clock_scale_shortens_sleeps_and_bounds_down_to_a_floor() {
+        let thirty = Duration::from_secs(30);
+        assert_eq!(wall_sleep(thirty, 1.0), thirty);
+        assert_eq!(wall_sleep(thirty, 100.0), Duration::from_millis(300));
+        assert_eq!(wall_sleep(Duration::from_secs(1), 6000.0), MIN_SLEEP);
+        assert_eq!(
+            wall_time(Duration::from_secs(1200), 6000.0),
+            Duration::from_millis(200)
+        );
+        assert_eq!(wall_time(thirty, 0.0), thirty, "a bad scale is real time");
+        assert_eq!(wall_time(thirty, f64::NAN), thirty);
+        assert_eq!(
+            cloud_time(Duration::from_millis(200), 6000.0),
+            Duration::from_secs(1200)
+        );
     }
 }

@@ -14,6 +14,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::{Journal, fleet};
 
+/// How many times faster than real time the emulator runs; the provider is told the same.
+pub const TIME_SCALE: f64 = 6000.0;
+
 /// The referee cluster's EKS name.
 pub const CLUSTER: &str = "ref-use1";
 
@@ -23,7 +26,7 @@ pub async fn emulator(faults: &str) -> RunningEmulator {
     let faults: FaultConfig = faults.parse().expect("fault syntax");
     Emulator::start(
         EmulatorConfig {
-            time_scale: 6000.0,
+            time_scale: TIME_SCALE,
             faults: FaultConfig {
                 rate_limits: false,
                 ..faults
@@ -43,6 +46,7 @@ pub fn provider(emu: &RunningEmulator) -> AwsProvider {
     AwsProvider::new(AwsProviderConfig {
         endpoint_url: Some(emu.url()),
         region_override: None,
+        clock_scale: TIME_SCALE,
         static_credentials: Some(StaticCredentials {
             access_key_id: "testing".to_owned(),
             secret_access_key: "testing".to_owned(),

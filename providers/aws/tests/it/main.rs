@@ -7,6 +7,7 @@
 mod emulated;
 mod evidence;
 mod lifecycle;
+mod readiness;
 mod safety;
 mod support;
 mod upgrade;

@@ -61,9 +61,14 @@ pub const MOTO_KINDS: &[&str] = &[
 
 /// The fleet of [`BLUEPRINT`].
 pub fn fleet() -> Fleet {
+    fleet_of(BLUEPRINT)
+}
+
+/// The fleet of a blueprint text.
+pub fn fleet_of(text: &str) -> Fleet {
     let sources = vec![Source {
         name: "fleet.yaml".into(),
-        text: BLUEPRINT.to_owned(),
+        text: text.to_owned(),
     }];
     let options = LoadOptions::new(jiff::civil::date(2026, 11, 21));
     match load_sources(sources, &options) {
@@ -153,9 +158,12 @@ impl Pacer for Journal {
 /// How long one provider operation may take against moto, where everything is instant.
 const OP_LIMIT: Duration = Duration::from_secs(60);
 
-/// A provider, a journal and the state of a small walk against one moto server.
+/// A provider, a journal and the state of a small walk against moto or the emulator.
 pub struct Walk {
-    pub moto: OwnedMoto,
+    /// The moto server, when the walk runs against moto (kept alive as long as the walk).
+    _moto: Option<OwnedMoto>,
+    /// The endpoint the provider calls.
+    pub url: String,
     pub provider: AwsProvider,
     pub journal: Arc<Journal>,
     pub ctx: OpContext,
@@ -170,18 +178,31 @@ impl Walk {
         let provider = AwsProvider::new(AwsProviderConfig {
             endpoint_url: Some(moto.url.clone()),
             region_override: None,
+            clock_scale: 1.0,
             static_credentials: Some(StaticCredentials {
                 access_key_id: "testing".to_owned(),
                 secret_access_key: "testing".to_owned(),
             }),
         })
         .expect("provider");
-        let fleet = fleet();
+        let url = moto.url.clone();
+        Walk::with(provider, url, Some(moto), &fleet(), Some(MOTO_KINDS))
+    }
+
+    /// A walk of `provider` (calling `url`) over the first cluster of `fleet`, keeping only
+    /// `kinds` when given.
+    pub fn with(
+        provider: AwsProvider,
+        url: String,
+        moto: Option<OwnedMoto>,
+        fleet: &Fleet,
+        kinds: Option<&[&str]>,
+    ) -> Walk {
         let resources = provider
-            .expand(&fleet, &fleet.clusters[0])
-            .expect("the referee cluster expands")
+            .expand(fleet, &fleet.clusters[0])
+            .expect("the cluster expands")
             .into_iter()
-            .filter(|r| MOTO_KINDS.contains(&r.address.kind.as_str()))
+            .filter(|r| kinds.is_none_or(|k| k.contains(&r.address.kind.as_str())))
             .collect();
         let journal = Arc::new(Journal::default());
         let ctx = OpContext {
@@ -191,7 +212,8 @@ impl Walk {
             sink: journal.clone(),
         };
         Walk {
-            moto,
+            _moto: moto,
+            url,
             provider,
             journal,
             ctx,
@@ -308,7 +330,7 @@ impl Walk {
             aws_sdk_ec2::Config::builder()
                 .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
                 .region(aws_sdk_ec2::config::Region::new("us-east-1"))
-                .endpoint_url(&self.moto.url)
+                .endpoint_url(&self.url)
                 .credentials_provider(aws_sdk_ec2::config::Credentials::new(
                     "testing", "testing", None, None, "test",
                 ))

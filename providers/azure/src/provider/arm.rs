@@ -129,6 +129,9 @@ pub struct ArmClient {
     lro_limit: Duration,
     /// The poll interval when the service sends no `Retry-After`, doubling to 10 s.
     first_poll: Duration,
+    /// How many times faster than real time the cloud runs: `lro_limit` and the intervals
+    /// above are cloud time (see [`wall_sleep`]).
+    clock_scale: f64,
 }
 
 /// How long a long-running operation may run: AKS creates take 5-15 minutes, deletes of a
@@ -136,6 +139,35 @@ pub struct ArmClient {
 const LRO_LIMIT: Duration = Duration::from_secs(90 * 60);
 /// The longest pause between two polls, whatever `Retry-After` says.
 const MAX_POLL: Duration = Duration::from_secs(60);
+/// The longest backoff interval between polls without `Retry-After` (cloud time).
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// The shortest sleep between two polls, whatever the clock scale: a faster emulator is still
+/// polled over HTTP, and a busy loop would only slow it down.
+const MIN_SLEEP: Duration = Duration::from_millis(20);
+
+/// The wall time a cloud duration takes when the cloud runs `clock_scale` times faster than
+/// real time (bounds of waits).
+pub(crate) fn wall_time(cloud: Duration, clock_scale: f64) -> Duration {
+    if clock_scale.is_finite() && clock_scale > 0.0 {
+        cloud.div_f64(clock_scale)
+    } else {
+        cloud
+    }
+}
+
+/// The wall time to sleep for a cloud interval: [`wall_time`], at least 20 ms.
+pub(crate) fn wall_sleep(cloud: Duration, clock_scale: f64) -> Duration {
+    wall_time(cloud, clock_scale).max(MIN_SLEEP)
+}
+
+/// The cloud time a wall duration stands for, for progress reports.
+pub(crate) fn cloud_time(wall: Duration, clock_scale: f64) -> Duration {
+    if clock_scale.is_finite() && clock_scale > 0.0 {
+        wall.mul_f64(clock_scale)
+    } else {
+        wall
+    }
+}
 
 impl ArmClient {
     /// A client sending through `transport`, authenticated by `credential`. `loopback` is the
@@ -164,10 +196,23 @@ impl ArmClient {
             loopback,
             lro_limit: LRO_LIMIT,
             first_poll: Duration::from_secs(1),
+            clock_scale: 1.0,
         }
     }
 
-    /// The same client with another bound and first interval for polls (tests use short ones).
+    /// The same client for a cloud running `clock_scale` times faster than real time.
+    pub(crate) fn with_clock_scale(mut self, clock_scale: f64) -> Self {
+        self.clock_scale = clock_scale;
+        self
+    }
+
+    /// How many times faster than real time the cloud runs.
+    pub(crate) fn clock_scale(&self) -> f64 {
+        self.clock_scale
+    }
+
+    /// The same client with another bound and first interval for polls (cloud time; tests use
+    /// short ones).
     pub fn with_polling(mut self, limit: Duration, first_poll: Duration) -> Self {
         self.lro_limit = limit;
         self.first_poll = first_poll;
@@ -469,6 +514,7 @@ struct Poller<'a> {
     start: Instant,
     limit: Duration,
     interval: Duration,
+    clock_scale: f64,
 }
 
 impl<'a> Poller<'a> {
@@ -481,14 +527,16 @@ impl<'a> Poller<'a> {
             operation,
             progress,
             start: Instant::now(),
-            limit: client.lro_limit,
+            limit: wall_time(client.lro_limit, client.clock_scale),
             interval: client.first_poll,
+            clock_scale: client.clock_scale,
         }
     }
 
     /// Waits `Retry-After` seconds, or the next backoff interval without one.
     async fn wait(&mut self, retry_after: Option<u64>) -> Result<(), ProviderError> {
         let elapsed = self.start.elapsed();
+        let cloud_elapsed = cloud_time(elapsed, self.clock_scale);
         if elapsed >= self.limit {
             return Err(ProviderError::new(
                 ErrorClass::Fatal,
@@ -496,21 +544,29 @@ impl<'a> Poller<'a> {
                 "OperationTimeout",
                 format!(
                     "the operation was still running after {}",
-                    elapsed_text(elapsed)
+                    elapsed_text(cloud_elapsed)
                 ),
             ));
         }
-        (self.progress)(elapsed);
-        let pause = match retry_after {
+        (self.progress)(cloud_elapsed);
+        tokio::time::sleep(self.pause(retry_after)).await;
+        Ok(())
+    }
+
+    /// The wall time to pause: the operation's `Retry-After`, else the next backoff interval,
+    /// both cloud time divided by the clock scale. Throttling never reaches here: a 429's
+    /// `Retry-After` is honoured as sent by the pipeline's retry policy (see [`RETRY`]), and
+    /// an operation's `Retry-After` is the cloud's estimate of its remaining (cloud) time.
+    fn pause(&mut self, retry_after: Option<u64>) -> Duration {
+        let cloud = match retry_after {
             Some(s) => Duration::from_secs(s),
             None => {
                 let p = self.interval;
-                self.interval = (self.interval * 2).min(Duration::from_secs(10));
+                self.interval = (self.interval * 2).min(MAX_BACKOFF);
                 p
             }
         };
-        tokio::time::sleep(pause.min(MAX_POLL)).await;
-        Ok(())
+        wall_sleep(cloud.min(MAX_POLL), self.clock_scale)
     }
 }
 
@@ -562,5 +618,45 @@ mod tests {
         assert_eq!(u.path(), "/ops/2");
         assert!(client.url("x", "https://evil.example/ops").is_err());
         assert!(client.url("x", "http://127.0.0.1:4001/ops").is_err());
+    }
+
+    #[test]
+    fn the_clock_scale_shortens_operation_polls() {
+        let transport = Transport::new(Arc::new(
+            super::super::transport::Loopback::new("http://127.0.0.1:4000").unwrap(),
+        ));
+        let credential = Arc::new(super::super::credential::StaticToken("t".into()));
+        let progress = |_: Duration| {};
+        let real = ArmClient::new(transport.clone(), credential.clone(), None);
+        let mut poller = Poller::new(&real, "x", &progress);
+        assert_eq!(poller.pause(None), Duration::from_secs(1));
+        assert_eq!(poller.pause(None), Duration::from_secs(2));
+        assert_eq!(poller.pause(Some(3)), Duration::from_secs(3));
+        assert_eq!(poller.limit, LRO_LIMIT);
+
+        let fast = ArmClient::new(transport, credential, None).with_clock_scale(100.0);
+        let mut poller = Poller::new(&fast, "x", &progress);
+        assert_eq!(poller.limit, Duration::from_secs(54));
+        assert_eq!(poller.pause(None), Duration::from_millis(20), "the floor");
+        assert_eq!(poller.pause(None), Duration::from_millis(20));
+        assert_eq!(poller.pause(None), Duration::from_millis(40));
+        for _ in 0..5 {
+            poller.pause(None);
+        }
+        assert_eq!(poller.pause(None), Duration::from_millis(100), "10 s cap");
+        assert_eq!(poller.pause(Some(3)), Duration::from_millis(30));
+        assert_eq!(
+            poller.pause(Some(600)),
+            Duration::from_millis(600),
+            "60 s cap"
+        );
+        assert_eq!(
+            cloud_time(Duration::from_millis(20), 100.0),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            wall_time(Duration::from_secs(5), f64::NAN),
+            Duration::from_secs(5)
+        );
     }
 }

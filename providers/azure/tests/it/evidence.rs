@@ -51,6 +51,7 @@ async fn start(today: &str) -> (RunningEmulator, AzureProvider, OpContext, Arc<I
     let provider = AzureProvider::new(AzureProviderConfig {
         endpoint_url: Some(emulator.url()),
         credential: AzureCredentialChoice::Static("emulator".into()),
+        clock_scale: 1.0,
     })
     .unwrap()
     .with_bounds(
@@ -70,7 +71,7 @@ async fn start(today: &str) -> (RunningEmulator, AzureProvider, OpContext, Arc<I
 
 /// Builds every resource in expansion order, resolving references from earlier outputs, and
 /// returns what state would record.
-async fn build(
+pub async fn build(
     provider: &AzureProvider,
     ctx: &OpContext,
     fleet: &Fleet,

@@ -69,6 +69,7 @@ async fn network_and_identity_converge_read_back_adopt_update_and_delete() {
     let provider = AzureProvider::new(AzureProviderConfig {
         endpoint_url: Some(emulator.url()),
         credential: AzureCredentialChoice::Static("emulator".into()),
+        clock_scale: 1.0,
     })
     .unwrap()
     .with_bounds(

@@ -63,6 +63,7 @@ fn client(port: u16) -> ArmClient {
     AzureProvider::new(AzureProviderConfig {
         endpoint_url: Some(format!("http://127.0.0.1:{port}")),
         credential: AzureCredentialChoice::Static("test-token".into()),
+        clock_scale: 1.0,
     })
     .expect("provider")
     .arm()
