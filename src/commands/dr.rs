@@ -218,6 +218,8 @@ fn write_evidence(dir: &Path, report: &DrillReport) -> Result<Vec<Artifact>, Fai
             dir.display()
         ))
     })?;
+    // Absolute paths, so `dr report` finds the files from any working directory.
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let mut json = serde_json::to_vec_pretty(report)?;
     json.push(b'\n');
     let markdown = render::dr::markdown(report);

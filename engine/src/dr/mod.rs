@@ -412,22 +412,31 @@ pub async fn drill(
 
     let teardown = if teardown {
         let start = t0.elapsed().as_secs_f64();
-        let down = plan_standby(
+        // A teardown that cannot even be planned is reported, not raised: the drill's evidence
+        // must survive it.
+        let (errors, operations) = match plan_standby(
             ctx.registry,
             ctx.store,
             &with_standby,
             name,
             PlanMode::Destroy,
         )
-        .await?;
-        let recorder = Arc::new(Recorder {
-            inner: ctx.observer.clone(),
-            started: t0,
-            phases: phase_map(ctx.registry, &down),
-            entries: Mutex::new(Vec::new()),
-        });
-        let errors = walk(ctx, &down, &recorder, format!("{id}-teardown"), "dr drill").await;
-        timeline.extend(recorder.take());
+        .await
+        {
+            Ok(down) => {
+                let recorder = Arc::new(Recorder {
+                    inner: ctx.observer.clone(),
+                    started: t0,
+                    phases: phase_map(ctx.registry, &down),
+                    entries: Mutex::new(Vec::new()),
+                });
+                let errors =
+                    walk(ctx, &down, &recorder, format!("{id}-teardown"), "dr drill").await;
+                timeline.extend(recorder.take());
+                (errors, down.actions.len())
+            }
+            Err(e) => (vec![format!("the teardown could not be planned: {e}")], 0),
+        };
         let end = t0.elapsed().as_secs_f64();
         let remaining: Vec<String> = ctx
             .store
@@ -438,13 +447,7 @@ pub async fn drill(
             .filter(|a| a.cluster == name)
             .map(ToString::to_string)
             .collect();
-        phases.push(phase(
-            "teardown",
-            start,
-            end,
-            ctx.time_scale,
-            down.actions.len(),
-        ));
+        phases.push(phase("teardown", start, end, ctx.time_scale, operations));
         Some(Teardown {
             succeeded: errors.is_empty() && remaining.is_empty(),
             wall_seconds: end - start,
