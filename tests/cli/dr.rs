@@ -456,3 +456,57 @@ fn a_drill_that_fails_a_readiness_check_says_which_and_still_tears_down() {
         serde_json::json!(["add-ons-active"])
     );
 }
+
+#[test]
+fn a_drill_whose_build_fails_reports_it_and_tears_down_the_partial_standby() {
+    // The standby region has no capacity for the workers' instances.
+    let cloud = Cloud::start_scaled("fail=nodegroup:workers".parse().unwrap(), SCALE);
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = small_fleet(dir.path());
+    let fleet = fleet.to_str().unwrap();
+    let (code, doc) = json(
+        dir.path(),
+        &cloud,
+        &[
+            "dr",
+            "drill",
+            fleet,
+            "--cluster",
+            "shop",
+            "--teardown",
+            "--auto-approve",
+        ],
+    );
+    assert_eq!(code, 7, "{doc:#}");
+    let report = &doc["report"];
+    assert_eq!(report["kind"], "build");
+    let verdict = report["verdict"].as_str().unwrap();
+    assert!(
+        verdict.starts_with("FAIL: the standby could not be built: ")
+            && verdict.contains("workers"),
+        "{verdict}"
+    );
+    let pools = &report["checks"][1];
+    assert_eq!(pools["name"], "node-pools-ready");
+    assert_eq!(pools["passed"], false);
+    assert!(
+        pools["details"][0].as_str().unwrap().contains("`workers`"),
+        "{pools:#}"
+    );
+    assert_eq!(
+        report["checks"][0]["passed"], true,
+        "the control plane was built"
+    );
+    // The failed node group, and everything that was built, is gone.
+    assert_eq!(
+        report["teardown"]["succeeded"], true,
+        "{:#}",
+        report["teardown"]
+    );
+    assert!(cloud.objects("slipway:cluster=shop-dr").is_empty());
+    assert!(
+        !recorded_addresses(dir.path(), &cloud, fleet)
+            .iter()
+            .any(|a| a.starts_with("shop-dr/"))
+    );
+}
