@@ -33,6 +33,23 @@ fn json(dir: &Path, cloud: &Cloud, args: &[&str]) -> (i32, serde_json::Value) {
     )
 }
 
+/// `dr drill --teardown` of `cluster`'s standby: the exit code and the JSON document.
+fn drill(dir: &Path, cloud: &Cloud, fleet: &str, cluster: &str) -> (i32, serde_json::Value) {
+    json(
+        dir,
+        cloud,
+        &[
+            "dr",
+            "drill",
+            fleet,
+            "--cluster",
+            cluster,
+            "--teardown",
+            "--auto-approve",
+        ],
+    )
+}
+
 /// The emulator's own record of the durations it drew for `cluster`'s operations.
 fn modelled(cloud: &Cloud, cluster: &str, operation: &str, target: &str) -> Vec<f64> {
     let (status, body) = http(
@@ -128,19 +145,7 @@ fn drills_of_an_aws_and_an_azure_primary_match_the_latency_model_and_leave_evide
     assert_eq!(code, 0, "{doc:#}");
 
     // AWS: a warm standby in us-west-2, built from scratch and torn down.
-    let (code, doc) = json(
-        dir.path(),
-        &cloud,
-        &[
-            "dr",
-            "drill",
-            fleet,
-            "--cluster",
-            "prod-use1",
-            "--teardown",
-            "--auto-approve",
-        ],
-    );
+    let (code, doc) = drill(dir.path(), &cloud, fleet, "prod-use1");
     assert_eq!(code, 0, "{doc:#}");
     let aws = &doc["report"];
     assert_eq!(aws["kind"], "build");
@@ -201,19 +206,7 @@ fn drills_of_an_aws_and_an_azure_primary_match_the_latency_model_and_leave_evide
     assert!(cloud.objects("slipway:cluster=prod-use1-dr").is_empty());
 
     // Azure: a pilot-light standby in northeurope.
-    let (code, doc) = json(
-        dir.path(),
-        &cloud,
-        &[
-            "dr",
-            "drill",
-            fleet,
-            "--cluster",
-            "prod-weu",
-            "--teardown",
-            "--auto-approve",
-        ],
-    );
+    let (code, doc) = drill(dir.path(), &cloud, fleet, "prod-weu");
     assert_eq!(code, 0, "{doc:#}");
     let azure = &doc["report"];
     assert_eq!(azure["passed"], true, "{azure:#}");
@@ -400,19 +393,7 @@ fn a_drill_that_fails_a_readiness_check_says_which_and_still_tears_down() {
     );
     assert_eq!(status, 200, "{body}");
 
-    let (code, doc) = json(
-        dir.path(),
-        &cloud,
-        &[
-            "dr",
-            "drill",
-            fleet,
-            "--cluster",
-            "shop",
-            "--teardown",
-            "--auto-approve",
-        ],
-    );
+    let (code, doc) = drill(dir.path(), &cloud, fleet, "shop");
     assert_eq!(code, 7, "{doc:#}");
     let report = &doc["report"];
     assert_eq!(report["kind"], "verify");
@@ -464,19 +445,7 @@ fn a_drill_whose_build_fails_reports_it_and_tears_down_the_partial_standby() {
     let dir = tempfile::tempdir().unwrap();
     let fleet = small_fleet(dir.path());
     let fleet = fleet.to_str().unwrap();
-    let (code, doc) = json(
-        dir.path(),
-        &cloud,
-        &[
-            "dr",
-            "drill",
-            fleet,
-            "--cluster",
-            "shop",
-            "--teardown",
-            "--auto-approve",
-        ],
-    );
+    let (code, doc) = drill(dir.path(), &cloud, fleet, "shop");
     assert_eq!(code, 7, "{doc:#}");
     let report = &doc["report"];
     assert_eq!(report["kind"], "build");
@@ -560,19 +529,7 @@ fn an_azure_standby_with_a_stopped_pool_fails_node_pools_ready_and_is_torn_down(
     );
     assert_eq!(status, 200, "{body}");
 
-    let (code, doc) = json(
-        dir.path(),
-        &cloud,
-        &[
-            "dr",
-            "drill",
-            fleet,
-            "--cluster",
-            "ledger",
-            "--teardown",
-            "--auto-approve",
-        ],
-    );
+    let (code, doc) = drill(dir.path(), &cloud, fleet, "ledger");
     assert_eq!(code, 7, "{doc:#}");
     let report = &doc["report"];
     assert_eq!(report["kind"], "verify");
