@@ -413,7 +413,7 @@ fn a_drill_that_fails_a_readiness_check_says_which_and_still_tears_down() {
     );
     assert_eq!(
         report["verdict"],
-        "FAIL: readiness checks failed: add-ons-active"
+        "FAIL: readiness checks failed: add-ons-active (an existing standby was verified; no build was timed)"
     );
     assert_eq!(
         report["teardown"]["succeeded"], true,

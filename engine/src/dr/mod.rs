@@ -377,7 +377,16 @@ pub async fn drill(
     notes.extend(evidence.notes.iter().cloned());
     let primary_issuer = match fleet.cluster(&standby.primary) {
         Some(primary) => match evidence_of(ctx, fleet, primary).await {
-            Ok(e) => e.control_plane.and_then(|c| c.oidc_issuer),
+            Ok(e) => {
+                let issuer = e.control_plane.and_then(|c| c.oidc_issuer);
+                if issuer.is_none() {
+                    notes.push(format!(
+                        "the primary `{}` has no OIDC issuer in the cloud; identities were checked against the standby's own issuer only",
+                        standby.primary
+                    ));
+                }
+                issuer
+            }
             Err(e) => {
                 notes.push(format!("the primary's OIDC issuer could not be read: {e}"));
                 None
@@ -385,12 +394,6 @@ pub async fn drill(
         },
         None => None,
     };
-    if primary_issuer.is_none() {
-        notes.push(format!(
-            "the primary `{}` was not found in the cloud; identities were checked against the standby's own issuer only",
-            standby.primary
-        ));
-    }
     let checks = judge(&standby.cluster, &evidence, primary_issuer.as_deref());
     let ready_at = t0.elapsed().as_secs_f64();
     phases.push(phase(
@@ -407,7 +410,11 @@ pub async fn drill(
         rto_seconds: standby.rto.as_secs(),
         within_rto: cloud_seconds <= standby.rto.as_secs_f64(),
     };
-    let (passed, verdict) = verdict(build_errors.is_empty(), &checks, &recovery, &build_errors);
+    let (passed, mut verdict) = verdict(build_errors.is_empty(), &checks, &recovery, &build_errors);
+    if kind == DrillKind::Verify {
+        // Nothing was built, so the time measured is a check of what exists, not a recovery.
+        verdict.push_str(" (an existing standby was verified; no build was timed)");
+    }
     notes.extend(build_errors.iter().map(|e| format!("build: {e}")));
 
     let teardown = if teardown {
