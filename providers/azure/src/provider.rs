@@ -53,7 +53,7 @@ use crate::AzureExpander;
 use crate::kinds::{
     self, API_ARM_READ, API_ARM_WRITE, API_AUTHORIZATION, API_CONTAINER_SERVICE, API_NETWORK,
 };
-use arm::{cloud_time, elapsed_text, is_terminal, provisioning_state, wall_sleep, wall_time};
+use arm::{cloud_time, elapsed_text, is_terminal, provisioning_state, wall_bound, wall_sleep};
 use credential::{ARM_SCOPE, Chain, StaticToken, process_env};
 
 /// How [`AzureProvider`] authenticates.
@@ -299,7 +299,7 @@ impl<'a> Session<'a> {
     {
         let scale = self.p.arm.clock_scale();
         let start = Instant::now();
-        let grace = wall_time(self.p.conflict_grace, scale);
+        let grace = wall_bound(self.p.conflict_grace, scale);
         let mut interval = Duration::from_secs(1);
         loop {
             match call().await {
@@ -901,7 +901,7 @@ impl Provider for AzureProvider {
         let op = operation(ArmMethod::Get, id);
         let scale = self.arm.clock_scale();
         let start = Instant::now();
-        let limit = wall_time(WAIT_LIMIT, scale);
+        let limit = wall_bound(WAIT_LIMIT, scale);
         let mut interval = Duration::from_secs(1);
         loop {
             let live = s.get(&p, &op).await?;

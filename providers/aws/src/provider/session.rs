@@ -144,6 +144,17 @@ pub(crate) fn wall_time(cloud: Duration, clock_scale: f64) -> Duration {
     }
 }
 
+/// The shortest a wait is bounded to, whatever the clock scale: requests and scheduling take
+/// wall time, so on a very fast emulator a bound of a fraction of a second would give up on
+/// operations that are merely queued behind others.
+const MIN_BOUND: Duration = Duration::from_secs(60);
+
+/// The wall time a wait may last for a cloud bound: [`wall_time`], but never under
+/// [`MIN_BOUND`] (nor over the cloud bound itself).
+pub(crate) fn wall_bound(cloud: Duration, clock_scale: f64) -> Duration {
+    wall_time(cloud, clock_scale).max(MIN_BOUND.min(cloud))
+}
+
 /// The wall time to sleep for a cloud interval: [`wall_time`], at least [`MIN_SLEEP`].
 pub(crate) fn wall_sleep(cloud: Duration, clock_scale: f64) -> Duration {
     wall_time(cloud, clock_scale).max(MIN_SLEEP)
@@ -190,7 +201,7 @@ where
     Fut: Future<Output = Result<Poll<T>, ProviderError>>,
 {
     let start = Instant::now();
-    let bound = wall_time(waiter.delay * waiter.max_attempts, s.clock_scale);
+    let bound = wall_bound(waiter.delay * waiter.max_attempts, s.clock_scale);
     let mut interval = FIRST_POLL.min(waiter.delay);
     loop {
         s.read(read_api).await;
@@ -235,7 +246,7 @@ where
     Fut: Future<Output = Result<T, ProviderError>>,
 {
     let start = Instant::now();
-    let grace = wall_time(grace, s.clock_scale);
+    let grace = wall_bound(grace, s.clock_scale);
     let mut interval = FIRST_POLL;
     loop {
         match call().await {
@@ -279,6 +290,13 @@ mod tests {
         assert_eq!(wall_sleep(thirty, 1.0), thirty);
         assert_eq!(wall_sleep(thirty, 100.0), Duration::from_millis(300));
         assert_eq!(wall_sleep(Duration::from_secs(1), 6000.0), MIN_SLEEP);
+        // Bounds shrink with the scale but never below a minute of wall time.
+        assert_eq!(wall_bound(Duration::from_secs(1200), 6000.0), MIN_BOUND);
+        assert_eq!(
+            wall_bound(Duration::from_secs(24_000), 100.0),
+            Duration::from_secs(240)
+        );
+        assert_eq!(wall_bound(thirty, 1.0), thirty);
         assert_eq!(
             wall_time(Duration::from_secs(1200), 6000.0),
             Duration::from_millis(200)

@@ -155,6 +155,17 @@ pub(crate) fn wall_time(cloud: Duration, clock_scale: f64) -> Duration {
     }
 }
 
+/// The shortest a wait is bounded to, whatever the clock scale: requests and scheduling take
+/// wall time, so on a very fast emulator a bound of a fraction of a second would give up on
+/// operations that are merely queued behind others.
+const MIN_BOUND: Duration = Duration::from_secs(60);
+
+/// The wall time a wait may last for a cloud bound: [`wall_time`], but never under
+/// [`MIN_BOUND`] (nor over the cloud bound itself).
+pub(crate) fn wall_bound(cloud: Duration, clock_scale: f64) -> Duration {
+    wall_time(cloud, clock_scale).max(MIN_BOUND.min(cloud))
+}
+
 /// The wall time to sleep for a cloud interval: [`wall_time`], at least 20 ms.
 pub(crate) fn wall_sleep(cloud: Duration, clock_scale: f64) -> Duration {
     wall_time(cloud, clock_scale).max(MIN_SLEEP)
@@ -527,7 +538,7 @@ impl<'a> Poller<'a> {
             operation,
             progress,
             start: Instant::now(),
-            limit: wall_time(client.lro_limit, client.clock_scale),
+            limit: wall_bound(client.lro_limit, client.clock_scale),
             interval: client.first_poll,
             clock_scale: client.clock_scale,
         }
@@ -636,7 +647,7 @@ mod tests {
 
         let fast = ArmClient::new(transport, credential, None).with_clock_scale(100.0);
         let mut poller = Poller::new(&fast, "x", &progress);
-        assert_eq!(poller.limit, Duration::from_secs(54));
+        assert_eq!(poller.limit, MIN_BOUND, "90 min / 100 is under the floor");
         assert_eq!(poller.pause(None), Duration::from_millis(20), "the floor");
         assert_eq!(poller.pause(None), Duration::from_millis(20));
         assert_eq!(poller.pause(None), Duration::from_millis(40));
