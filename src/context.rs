@@ -75,8 +75,8 @@ pub async fn with_rollouts(
 }
 
 /// The fleet as plans must see it with its DR standbys: every standby state records resources
-/// of (so `apply` keeps a built standby converged instead of deleting it), plus `building`, a
-/// standby `dr build` or `dr drill` is about to create.
+/// of (so `apply` keeps a built standby converged instead of deleting it), plus `building`, the
+/// standby `dr build` is about to create.
 pub async fn with_standbys(
     fleet: Fleet,
     store: &dyn StateStore,

@@ -71,16 +71,12 @@ async fn converge(request: Request<'_>, global: &Global, out: &Out) -> Result<u8
     let fleet = context::load_fleet(request.blueprint, global, out)?;
     let store = context::open_state(request.blueprint, global)?;
     let fleet = context::with_rollouts(request.blueprint, fleet, &*store, global, out).await?;
-    let standby = match request.standby {
-        Some(cluster) => Some(
-            slipway_engine::dr::standby_fleet(&fleet, cluster)?
-                .1
-                .cluster
-                .name
-                .clone(),
-        ),
-        None => None,
-    };
+    let standby = request
+        .standby
+        .map(|cluster| {
+            slipway_engine::dr::standby_fleet(&fleet, cluster).map(|(_, s)| s.cluster.name.clone())
+        })
+        .transpose()?;
     let fleet = context::with_standbys(fleet, &*store, standby.as_deref()).await?;
     let request = Request {
         selection: match &standby {
