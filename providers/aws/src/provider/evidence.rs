@@ -8,7 +8,9 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_eks::primitives::DateTimeFormat;
-use aws_sdk_eks::types::{AmiTypes, Category, InsightStatusValue, InsightsFilter};
+use aws_sdk_eks::types::{
+    Addon, AmiTypes, Category, InsightStatusValue, InsightsFilter, Nodegroup,
+};
 use slipway_blueprints::NodeOs;
 use slipway_provider::{
     AddonEvidence, Address, Insight, InsightClient, InsightDeprecation, InsightStatus, LiveCluster,
@@ -91,11 +93,13 @@ pub(crate) async fn gather(
     Ok(ev)
 }
 
-async fn node_pools(
+/// Every managed node group of `cluster_name`, described; ones deleted between the list and
+/// the describe are left out.
+pub(crate) async fn live_nodegroups(
     c: &Clients,
     s: &Session<'_>,
     cluster_name: &str,
-) -> Result<Vec<LiveNodePool>, ProviderError> {
+) -> Result<Vec<Nodegroup>, ProviderError> {
     s.read(API_EKS_READ).await;
     let names: Vec<String> = c
         .eks
@@ -107,7 +111,7 @@ async fn node_pools(
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|e| s.fail("ListNodegroups", e))?;
-    let mut pools = Vec::new();
+    let mut nodegroups = Vec::new();
     for name in names {
         s.read(API_EKS_READ).await;
         let out = found(
@@ -119,38 +123,18 @@ async fn node_pools(
                 .await
                 .map_err(|e| s.fail("DescribeNodegroup", e)),
         )?;
-        // Deleted between the list and the describe: nothing to report.
-        let Some(ng) = out.as_ref().and_then(|o| o.nodegroup()) else {
-            continue;
-        };
-        let image = ng.ami_type().map(AmiTypes::as_str);
-        let address = Address::new(&s.address.cluster, kinds::EKS_NODEGROUP, &name);
-        let owned = owned_by(
-            ng.tags()
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-            &s.ctx.fleet,
-            &address,
-        );
-        pools.push(LiveNodePool {
-            version: ng.version().unwrap_or_default().to_owned(),
-            image: image.map(str::to_owned),
-            os: image.and_then(node_os),
-            image_version: ng.release_version().map(str::to_owned),
-            owned,
-            name,
-        });
+        nodegroups.extend(out.and_then(|o| o.nodegroup));
     }
-    Ok(pools)
+    Ok(nodegroups)
 }
 
-/// `(name, version)` of every installed add-on.
-async fn installed_addons(
+/// Every add-on installed on `cluster_name`, described; ones deleted between the list and the
+/// describe are left out.
+pub(crate) async fn live_addons(
     c: &Clients,
     s: &Session<'_>,
     cluster_name: &str,
-) -> Result<Vec<(String, Option<String>)>, ProviderError> {
+) -> Result<Vec<Addon>, ProviderError> {
     s.read(API_EKS_READ).await;
     let names: Vec<String> = c
         .eks
@@ -162,7 +146,7 @@ async fn installed_addons(
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|e| s.fail("ListAddons", e))?;
-    let mut installed = Vec::new();
+    let mut addons = Vec::new();
     for name in names {
         s.read(API_EKS_READ).await;
         let out = found(
@@ -174,11 +158,59 @@ async fn installed_addons(
                 .await
                 .map_err(|e| s.fail("DescribeAddon", e)),
         )?;
-        if let Some(a) = out.as_ref().and_then(|o| o.addon()) {
-            installed.push((name, a.addon_version().map(str::to_owned)));
-        }
+        addons.extend(out.and_then(|o| o.addon));
     }
-    Ok(installed)
+    Ok(addons)
+}
+
+async fn node_pools(
+    c: &Clients,
+    s: &Session<'_>,
+    cluster_name: &str,
+) -> Result<Vec<LiveNodePool>, ProviderError> {
+    Ok(live_nodegroups(c, s, cluster_name)
+        .await?
+        .into_iter()
+        .map(|ng| {
+            let name = ng.nodegroup_name().unwrap_or_default().to_owned();
+            let image = ng.ami_type().map(AmiTypes::as_str);
+            let address = Address::new(&s.address.cluster, kinds::EKS_NODEGROUP, &name);
+            let owned = owned_by(
+                ng.tags()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+                &s.ctx.fleet,
+                &address,
+            );
+            LiveNodePool {
+                version: ng.version().unwrap_or_default().to_owned(),
+                image: image.map(str::to_owned),
+                os: image.and_then(node_os),
+                image_version: ng.release_version().map(str::to_owned),
+                owned,
+                name,
+            }
+        })
+        .collect())
+}
+
+/// `(name, version)` of every installed add-on.
+async fn installed_addons(
+    c: &Clients,
+    s: &Session<'_>,
+    cluster_name: &str,
+) -> Result<Vec<(String, Option<String>)>, ProviderError> {
+    Ok(live_addons(c, s, cluster_name)
+        .await?
+        .into_iter()
+        .map(|a| {
+            (
+                a.addon_name().unwrap_or_default().to_owned(),
+                a.addon_version().map(str::to_owned),
+            )
+        })
+        .collect())
 }
 
 /// Every installed or declared add-on with the versions EKS offers for the target.

@@ -16,6 +16,7 @@ use slipway_provider::{
 };
 
 use super::eks::cluster;
+use super::evidence::{live_addons, live_nodegroups};
 use super::iam::{policy_json, role};
 use super::session::{Session, found};
 use super::{API_EKS_READ, API_IAM_READ, Clients};
@@ -201,50 +202,27 @@ async fn node_pools(
     s: &Session<'_>,
     cluster_name: &str,
 ) -> Result<Vec<NodePoolReadiness>, ProviderError> {
-    s.read(API_EKS_READ).await;
-    let names: Vec<String> = c
-        .eks
-        .list_nodegroups()
-        .cluster_name(cluster_name)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| s.fail("ListNodegroups", e))?;
-    let mut pools = Vec::new();
-    for name in names {
-        s.read(API_EKS_READ).await;
-        let out = found(
-            c.eks
-                .describe_nodegroup()
-                .cluster_name(cluster_name)
-                .nodegroup_name(&name)
-                .send()
-                .await
-                .map_err(|e| s.fail("DescribeNodegroup", e)),
-        )?;
-        // Deleted between the list and the describe: nothing to report.
-        let Some(ng) = out.as_ref().and_then(|o| o.nodegroup()) else {
-            continue;
-        };
-        let health_issues = nodegroup_issues(ng.health());
-        let status = ng.status().map(|st| st.as_str()).unwrap_or_default();
-        let types = ng.instance_types();
-        pools.push(NodePoolReadiness {
-            condition: condition(status, !health_issues.is_empty()),
-            status: status.to_owned(),
-            version: ng.version().map(str::to_owned),
-            instance_type: (!types.is_empty()).then(|| types.join(",")),
-            nodes: ng
-                .scaling_config()
-                .and_then(|sc| sc.desired_size())
-                .and_then(|n| u32::try_from(n).ok()),
-            health_issues,
-            name,
-        });
-    }
-    Ok(pools)
+    Ok(live_nodegroups(c, s, cluster_name)
+        .await?
+        .into_iter()
+        .map(|ng| {
+            let health_issues = nodegroup_issues(ng.health());
+            let status = ng.status().map(|st| st.as_str()).unwrap_or_default();
+            let types = ng.instance_types();
+            NodePoolReadiness {
+                name: ng.nodegroup_name().unwrap_or_default().to_owned(),
+                condition: condition(status, !health_issues.is_empty()),
+                status: status.to_owned(),
+                version: ng.version().map(str::to_owned),
+                instance_type: (!types.is_empty()).then(|| types.join(",")),
+                nodes: ng
+                    .scaling_config()
+                    .and_then(|sc| sc.desired_size())
+                    .and_then(|n| u32::try_from(n).ok()),
+                health_issues,
+            }
+        })
+        .collect())
 }
 
 async fn installed_addons(
@@ -252,43 +230,23 @@ async fn installed_addons(
     s: &Session<'_>,
     cluster_name: &str,
 ) -> Result<Vec<AddonReadiness>, ProviderError> {
-    s.read(API_EKS_READ).await;
-    let names: Vec<String> = c
-        .eks
-        .list_addons()
-        .cluster_name(cluster_name)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| s.fail("ListAddons", e))?;
-    let mut out = Vec::new();
-    for name in names {
-        s.read(API_EKS_READ).await;
-        let described = found(
-            c.eks
-                .describe_addon()
-                .cluster_name(cluster_name)
-                .addon_name(&name)
-                .send()
-                .await
-                .map_err(|e| s.fail("DescribeAddon", e)),
-        )?;
-        let Some(a) = described.as_ref().and_then(|o| o.addon()) else {
-            continue;
-        };
-        let health_issues = addon_issues(a.health());
-        let status = a.status().map(|st| st.as_str()).unwrap_or_default();
-        out.push(AddonReadiness {
-            name: addons::lookup(&name).map_or(name.clone(), |spec| spec.name.to_owned()),
-            condition: condition(status, !health_issues.is_empty()),
-            status: status.to_owned(),
-            version: a.addon_version().map(str::to_owned),
-            health_issues,
-        });
-    }
-    Ok(out)
+    Ok(live_addons(c, s, cluster_name)
+        .await?
+        .into_iter()
+        .map(|a| {
+            let name = a.addon_name().unwrap_or_default();
+            let health_issues = addon_issues(a.health());
+            let status = a.status().map(|st| st.as_str()).unwrap_or_default();
+            AddonReadiness {
+                name: addons::lookup(name)
+                    .map_or_else(|| name.to_owned(), |spec| spec.name.to_owned()),
+                condition: condition(status, !health_issues.is_empty()),
+                status: status.to_owned(),
+                version: a.addon_version().map(str::to_owned),
+                health_issues,
+            }
+        })
+        .collect())
 }
 
 /// IRSA: the role's ARN, and the issuers and subjects its trust policy federates; every OIDC
