@@ -6,6 +6,7 @@
 //! it is the small trait crate that keeps the engine independent of AWS and Azure.
 
 mod address;
+pub mod clock;
 mod error;
 mod evidence;
 mod provider;

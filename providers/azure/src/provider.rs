@@ -53,8 +53,9 @@ use crate::AzureExpander;
 use crate::kinds::{
     self, API_ARM_READ, API_ARM_WRITE, API_AUTHORIZATION, API_CONTAINER_SERVICE, API_NETWORK,
 };
-use arm::{cloud_time, elapsed_text, is_terminal, provisioning_state, wall_bound, wall_sleep};
+use arm::{elapsed_text, is_terminal, provisioning_state};
 use credential::{ARM_SCOPE, Chain, StaticToken, process_env};
+use slipway_provider::clock::{cloud_time, wall_bound, wall_sleep};
 
 /// How [`AzureProvider`] authenticates.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

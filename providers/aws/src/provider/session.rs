@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use slipway_provider::clock::{cloud_time, wall_bound, wall_sleep};
 use slipway_provider::{Address, ApiClass, ErrorClass, OpContext, ProviderError};
 use tokio::time::Instant;
 
@@ -26,7 +27,7 @@ pub(crate) struct Session<'a> {
     pub address: &'a Address,
     /// Whether the token the engine acquired before the call is still unused.
     engine_token: AtomicBool,
-    /// How many times faster than real time the cloud runs (see [`wall_sleep`]).
+    /// How many times faster than real time the cloud runs (see [`slipway_provider::clock`]).
     clock_scale: f64,
 }
 
@@ -129,45 +130,6 @@ impl Waiter {
 
 /// The first poll interval: objects of an emulator or a fast cloud path are ready in seconds.
 const FIRST_POLL: Duration = Duration::from_secs(1);
-
-/// The shortest sleep between two polls, whatever the clock scale: a faster emulator is
-/// still polled over HTTP, and a busy loop would only slow it down.
-const MIN_SLEEP: Duration = Duration::from_millis(20);
-
-/// The wall time a cloud duration takes when the cloud runs `clock_scale` times faster than
-/// real time (bounds of waits).
-pub(crate) fn wall_time(cloud: Duration, clock_scale: f64) -> Duration {
-    if clock_scale.is_finite() && clock_scale > 0.0 {
-        cloud.div_f64(clock_scale)
-    } else {
-        cloud
-    }
-}
-
-/// The shortest a wait is bounded to, whatever the clock scale: requests and scheduling take
-/// wall time, so on a very fast emulator a bound of a fraction of a second would give up on
-/// operations that are merely queued behind others.
-const MIN_BOUND: Duration = Duration::from_secs(60);
-
-/// The wall time a wait may last for a cloud bound: [`wall_time`], but never under
-/// [`MIN_BOUND`] (nor over the cloud bound itself).
-pub(crate) fn wall_bound(cloud: Duration, clock_scale: f64) -> Duration {
-    wall_time(cloud, clock_scale).max(MIN_BOUND.min(cloud))
-}
-
-/// The wall time to sleep for a cloud interval: [`wall_time`], at least [`MIN_SLEEP`].
-pub(crate) fn wall_sleep(cloud: Duration, clock_scale: f64) -> Duration {
-    wall_time(cloud, clock_scale).max(MIN_SLEEP)
-}
-
-/// The cloud time a wall duration stands for, for progress reports.
-fn cloud_time(wall: Duration, clock_scale: f64) -> Duration {
-    if clock_scale.is_finite() && clock_scale > 0.0 {
-        wall.mul_f64(clock_scale)
-    } else {
-        wall
-    }
-}
 
 /// One observation of a wait.
 pub(crate) enum Poll<T> {
@@ -282,30 +244,5 @@ mod tests {
     fn elapsed_reads_like_a_clock() {
         assert_eq!(elapsed(Duration::from_secs(45)), "45s");
         assert_eq!(elapsed(Duration::from_secs(130)), "2m10s");
-    }
-
-    #[test]
-    fn the_clock_scale_shortens_sleeps_and_bounds_down_to_a_floor() {
-        let thirty = Duration::from_secs(30);
-        assert_eq!(wall_sleep(thirty, 1.0), thirty);
-        assert_eq!(wall_sleep(thirty, 100.0), Duration::from_millis(300));
-        assert_eq!(wall_sleep(Duration::from_secs(1), 6000.0), MIN_SLEEP);
-        // Bounds shrink with the scale but never below a minute of wall time.
-        assert_eq!(wall_bound(Duration::from_secs(1200), 6000.0), MIN_BOUND);
-        assert_eq!(
-            wall_bound(Duration::from_secs(24_000), 100.0),
-            Duration::from_secs(240)
-        );
-        assert_eq!(wall_bound(thirty, 1.0), thirty);
-        assert_eq!(
-            wall_time(Duration::from_secs(1200), 6000.0),
-            Duration::from_millis(200)
-        );
-        assert_eq!(wall_time(thirty, 0.0), thirty, "a bad scale is real time");
-        assert_eq!(wall_time(thirty, f64::NAN), thirty);
-        assert_eq!(
-            cloud_time(Duration::from_millis(200), 6000.0),
-            Duration::from_secs(1200)
-        );
     }
 }

@@ -22,6 +22,7 @@ use azure_core::http::{
 };
 use serde::Deserialize;
 use serde_json::Value as Json;
+use slipway_provider::clock::{cloud_time, wall_bound, wall_sleep};
 use slipway_provider::{ErrorClass, ProviderError};
 use tokio::time::Instant;
 
@@ -130,7 +131,7 @@ pub struct ArmClient {
     /// The poll interval when the service sends no `Retry-After`, doubling to 10 s.
     first_poll: Duration,
     /// How many times faster than real time the cloud runs: `lro_limit` and the intervals
-    /// above are cloud time (see [`wall_sleep`]).
+    /// above are cloud time (see [`slipway_provider::clock`]).
     clock_scale: f64,
 }
 
@@ -141,45 +142,6 @@ const LRO_LIMIT: Duration = Duration::from_secs(90 * 60);
 const MAX_POLL: Duration = Duration::from_secs(60);
 /// The longest backoff interval between polls without `Retry-After` (cloud time).
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
-/// The shortest sleep between two polls, whatever the clock scale: a faster emulator is still
-/// polled over HTTP, and a busy loop would only slow it down.
-const MIN_SLEEP: Duration = Duration::from_millis(20);
-
-/// The wall time a cloud duration takes when the cloud runs `clock_scale` times faster than
-/// real time (bounds of waits).
-pub(crate) fn wall_time(cloud: Duration, clock_scale: f64) -> Duration {
-    if clock_scale.is_finite() && clock_scale > 0.0 {
-        cloud.div_f64(clock_scale)
-    } else {
-        cloud
-    }
-}
-
-/// The shortest a wait is bounded to, whatever the clock scale: requests and scheduling take
-/// wall time, so on a very fast emulator a bound of a fraction of a second would give up on
-/// operations that are merely queued behind others.
-const MIN_BOUND: Duration = Duration::from_secs(60);
-
-/// The wall time a wait may last for a cloud bound: [`wall_time`], but never under
-/// [`MIN_BOUND`] (nor over the cloud bound itself).
-pub(crate) fn wall_bound(cloud: Duration, clock_scale: f64) -> Duration {
-    wall_time(cloud, clock_scale).max(MIN_BOUND.min(cloud))
-}
-
-/// The wall time to sleep for a cloud interval: [`wall_time`], at least 20 ms.
-pub(crate) fn wall_sleep(cloud: Duration, clock_scale: f64) -> Duration {
-    wall_time(cloud, clock_scale).max(MIN_SLEEP)
-}
-
-/// The cloud time a wall duration stands for, for progress reports.
-pub(crate) fn cloud_time(wall: Duration, clock_scale: f64) -> Duration {
-    if clock_scale.is_finite() && clock_scale > 0.0 {
-        wall.mul_f64(clock_scale)
-    } else {
-        wall
-    }
-}
-
 impl ArmClient {
     /// A client sending through `transport`, authenticated by `credential`. `loopback` is the
     /// emulator's address when the transport redirects there.
@@ -595,6 +557,7 @@ pub(crate) fn elapsed_text(d: Duration) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+    use slipway_provider::clock::{MIN_BOUND, wall_time};
 
     #[test]
     fn terminal_states_and_failed_final_bodies() {
