@@ -125,6 +125,14 @@ fn passed_checks(report: &serde_json::Value) -> Vec<(String, bool)> {
         .collect()
 }
 
+fn failed_checks(report: &serde_json::Value) -> Vec<String> {
+    passed_checks(report)
+        .into_iter()
+        .filter(|(_, passed)| !passed)
+        .map(|(name, _)| name)
+        .collect()
+}
+
 fn all_pass() -> Vec<(String, bool)> {
     [
         "control-plane-active",
@@ -398,13 +406,7 @@ fn a_drill_that_fails_a_readiness_check_says_which_and_still_tears_down() {
     let report = &doc["report"];
     assert_eq!(report["kind"], "verify");
     assert_eq!(report["passed"], false);
-    let failed: Vec<&str> = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["passed"] == false)
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let failed = failed_checks(report);
     assert_eq!(failed, vec!["add-ons-active"]);
     let detail = report["checks"][2]["details"][0].as_str().unwrap();
     assert!(
@@ -533,13 +535,7 @@ fn an_azure_standby_with_a_stopped_pool_fails_node_pools_ready_and_is_torn_down(
     assert_eq!(code, 7, "{doc:#}");
     let report = &doc["report"];
     assert_eq!(report["kind"], "verify");
-    let failed: Vec<&str> = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["passed"] == false)
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let failed = failed_checks(report);
     assert_eq!(failed, vec!["node-pools-ready"], "{report:#}");
     let detail = report["checks"][1]["details"][0].as_str().unwrap();
     assert!(
