@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use slipway_provider::{
-    Address, ErrorClass, IntentSink, KindSchema, LiveObject, OpContext, Pacer, Properties,
-    ProviderError, Resource, ResourceState, ResourceStatus, Value,
+    Address, ErrorClass, IntentSink, KindSchema, LiveObject, OpContext, Properties, ProviderError,
+    Resource, ResourceState, ResourceStatus, Value,
 };
 use slipway_state::Snapshot;
 
@@ -269,7 +269,28 @@ pub async fn plan(
 }
 
 /// A sink for refresh reads: reads never journal, so any intent is refused.
-pub(crate) struct ReadOnlySink;
+struct ReadOnlySink;
+
+/// The context of read-only provider calls (refresh, scan and drill evidence): paced like any
+/// call, and refusing any intent, since a read never mutates the cloud.
+pub(crate) fn read_only_context(fleet: &str, run_id: &str) -> OpContext {
+    OpContext {
+        fleet: fleet.to_owned(),
+        run_id: run_id.to_owned(),
+        pacer: Arc::new(TokenBucketPacer::default()),
+        sink: Arc::new(ReadOnlySink),
+    }
+}
+
+/// What state recorded for one cluster's resources.
+pub(crate) fn recorded_of(snapshot: &Snapshot, cluster: &str) -> Vec<ResourceState> {
+    snapshot
+        .resources
+        .values()
+        .filter(|r| r.address.cluster == cluster)
+        .cloned()
+        .collect()
+}
 
 #[async_trait]
 impl IntentSink for ReadOnlySink {
@@ -299,13 +320,7 @@ async fn refresh(
     opts: &PlanOptions,
     registry: &Registry,
 ) -> Result<HashMap<Address, Option<LiveObject>>, EngineError> {
-    let pacer: Arc<dyn Pacer> = Arc::new(TokenBucketPacer::default());
-    let ctx = OpContext {
-        fleet: opts.fleet.clone(),
-        run_id: "refresh".to_owned(),
-        pacer,
-        sink: Arc::new(ReadOnlySink),
-    };
+    let ctx = read_only_context(&opts.fleet, "refresh");
     let mut todo = graph.resources().filter_map(|r| {
         let st = snapshot.resources.get(&r.address)?;
         if st.status != ResourceStatus::Ready || st.cloud_id.is_none() {

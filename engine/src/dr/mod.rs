@@ -22,10 +22,10 @@ use std::time::Instant;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use slipway_blueprints::{DerivedStandby, Fleet};
-use slipway_provider::{
-    Address, BuildPhase, OpContext, ReadinessEvidence, ReadinessRequest, ResourceState,
+use slipway_provider::{Address, BuildPhase, ReadinessEvidence, ReadinessRequest};
+use slipway_state::{
+    JournalEntry, JournalEvent, LockInfo, RunRecord, Snapshot, StateError, StateStore,
 };
-use slipway_state::{JournalEntry, JournalEvent, LockInfo, RunRecord, StateError, StateStore};
 
 pub use report::{
     CHECKS, DRILL_FORMAT_VERSION, DrillKind, DrillReport, PhaseTiming, PlannedChanges,
@@ -34,7 +34,7 @@ pub use report::{
 };
 
 use crate::pacer::TokenBucketPacer;
-use crate::plan::ReadOnlySink;
+use crate::plan::{read_only_context, recorded_of};
 use crate::{
     ApplyContext, EngineError, Observer, Plan, PlanMode, PlanOptions, Registry, Selection,
     WalkEvent, build_graph, plan,
@@ -257,6 +257,7 @@ async fn walk(
 
 async fn evidence_of(
     ctx: &DrContext<'_>,
+    snapshot: &Snapshot,
     fleet: &Fleet,
     cluster: &slipway_blueprints::Cluster,
 ) -> Result<ReadinessEvidence, String> {
@@ -264,19 +265,8 @@ async fn evidence_of(
         .registry
         .provider(cluster.provider.as_str())
         .ok_or_else(|| format!("no provider for `{}`", cluster.provider))?;
-    let snapshot = ctx.store.snapshot().await.map_err(|e| e.to_string())?;
-    let recorded: Vec<ResourceState> = snapshot
-        .resources
-        .values()
-        .filter(|r| r.address.cluster == cluster.name)
-        .cloned()
-        .collect();
-    let op = OpContext {
-        fleet: fleet.name.clone(),
-        run_id: "drill".to_owned(),
-        pacer: Arc::new(TokenBucketPacer::default()),
-        sink: Arc::new(ReadOnlySink),
-    };
+    let recorded = recorded_of(snapshot, &cluster.name);
+    let op = read_only_context(&fleet.name, "drill");
     provider
         .readiness_evidence(
             &op,
@@ -367,7 +357,8 @@ pub async fn drill(
 
     let checks_start = t0.elapsed().as_secs_f64();
     let mut notes = Vec::new();
-    let evidence = match evidence_of(ctx, &with_standby, &standby.cluster).await {
+    let snapshot = ctx.store.snapshot().await?;
+    let evidence = match evidence_of(ctx, &snapshot, &with_standby, &standby.cluster).await {
         Ok(e) => e,
         Err(e) => {
             notes.push(format!("the standby's readiness could not be read: {e}"));
@@ -376,7 +367,7 @@ pub async fn drill(
     };
     notes.extend(evidence.notes.iter().cloned());
     let primary_issuer = match fleet.cluster(&standby.primary) {
-        Some(primary) => match evidence_of(ctx, fleet, primary).await {
+        Some(primary) => match evidence_of(ctx, &snapshot, fleet, primary).await {
             Ok(e) => {
                 let issuer = e.control_plane.and_then(|c| c.oidc_issuer);
                 if issuer.is_none() {

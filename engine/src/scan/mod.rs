@@ -19,16 +19,14 @@ mod readiness;
 mod report;
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 
 use jiff::civil::Date;
 use slipway_blueprints::{Cluster, Diagnostic, Fleet, KubeVersion, Severity};
-use slipway_provider::{EvidenceRequest, OpContext, ResourceState};
+use slipway_provider::EvidenceRequest;
 use slipway_state::Snapshot;
 
 use crate::Registry;
-use crate::pacer::TokenBucketPacer;
-use crate::plan::ReadOnlySink;
+use crate::plan::{read_only_context, recorded_of};
 use lifecycle::ApiStatus;
 use manifest::{ManifestObject, ManifestSource};
 
@@ -79,21 +77,11 @@ pub async fn gather_evidence(
     target: KubeVersion,
     snapshot: &Snapshot,
 ) -> BTreeMap<String, Evidence> {
-    let ctx = OpContext {
-        fleet: fleet.name.clone(),
-        run_id: "scan".to_owned(),
-        pacer: Arc::new(TokenBucketPacer::default()),
-        sink: Arc::new(ReadOnlySink),
-    };
+    let ctx = read_only_context(&fleet.name, "scan");
     let asks = clusters.iter().map(|cluster| {
         let ctx = &ctx;
         async move {
-            let recorded: Vec<ResourceState> = snapshot
-                .resources
-                .values()
-                .filter(|r| r.address.cluster == cluster.name)
-                .cloned()
-                .collect();
+            let recorded = recorded_of(snapshot, &cluster.name);
             let provider_name = cluster.provider.as_str();
             let evidence = match registry.provider(provider_name) {
                 None => {
