@@ -54,8 +54,13 @@ pub fn derivation(standby: &DerivedStandby) -> String {
     t
 }
 
+/// Whether durations are real cloud time (no emulator speed-up to explain).
+fn real_time(scale: f64) -> bool {
+    (scale - 1.0).abs() < f64::EPSILON
+}
+
 fn seconds(wall: f64, cloud: f64, scale: f64) -> String {
-    if (scale - 1.0).abs() < f64::EPSILON {
+    if real_time(scale) {
         human(wall)
     } else {
         format!("{} ({:.1}s wall)", human(cloud), wall)
@@ -109,7 +114,7 @@ pub fn summary(report: &DrillReport, artifacts: &[Artifact]) -> String {
         "\nReady after {} against an RTO of {}{}.",
         human(report.recovery.cloud_seconds),
         human(report.recovery.rto_seconds as f64),
-        if report.time_scale == 1.0 {
+        if real_time(report.time_scale) {
             String::new()
         } else {
             format!(
